@@ -53,7 +53,11 @@ def test_deductible_and_ratio_by_hospital_level_and_person_type() -> None:
 
 def test_deductible_never_exceeds_the_in_policy_amount() -> None:
     s = settle(policy(inpatient()), claim("300", hosp_lv=2))
-    assert (yuan(s, "act_pay_dedc"), yuan(s, "hifp_pay"), yuan(s, "psn_part_amt")) == ("300.00", "0.00", "300.00")
+    assert (yuan(s, "act_pay_dedc"), yuan(s, "hifp_pay"), yuan(s, "psn_part_amt")) == (
+        "300.00",
+        "0.00",
+        "300.00",
+    )
 
 
 def test_specialty_hospital_row_goes_first_and_charges_no_deductible() -> None:
@@ -154,7 +158,9 @@ ratios = [
 deductible = { period = "visit", rows = [] }
 """
     )
-    assert yuan(settle(p, claim("100", med_type="11", flags=("designated_community",))), "hifp_pay") == "80.00"
+    assert (
+        yuan(settle(p, claim("100", med_type="11", flags=("designated_community",))), "hifp_pay") == "80.00"
+    )
     assert yuan(settle(p, claim("100", med_type="11", flags=("referral",))), "hifp_pay") == "55.00"
     assert yuan(settle(p, claim("100", med_type="11")), "hifp_pay") == "45.00"
 
@@ -402,7 +408,10 @@ def test_account_pays_only_what_the_policy_lets_it() -> None:
 
 def test_account_not_used_when_the_visit_says_so_or_for_other_med_types() -> None:
     p = policy(ACCOUNT.format(covers='["in_policy"]'))
-    assert yuan(settle(p, claim("1000", med_type="11", acct_balc="900", acct_used_flag=False)), "acct_pay") == "0.00"
+    assert (
+        yuan(settle(p, claim("1000", med_type="11", acct_balc="900", acct_used_flag=False)), "acct_pay")
+        == "0.00"
+    )
     assert yuan(settle(p, claim("1000", med_type="13", acct_balc="900")), "acct_pay") == "0.00"
 
 

@@ -82,14 +82,12 @@ def restriction_breach(item: CatalogItem, ctx: LineContext) -> str | None:
 
 def classify_line(line: FeeLine, item: CatalogItem | None, ctx: LineContext, path: str) -> LineResult:
     total = line_total(line, path)
+    cap = item.price_cap_in(ctx.admdvs) if item else None
+    is_b = item is not None and item.chrgitm_lv == ChrgitmLv.CLASS_B
+    prop = item.selfpay_prop_in(ctx.admdvs) if item and is_b else Decimal(0)
 
-    def result(
-        fulamt: Fen, overlmt: Fen = 0, preselfpay: Fen = 0, memo: str = "", *, lv: str = ChrgitmLv.CLASS_C
-    ) -> LineResult:
-        cap = item.price_cap_in(ctx.admdvs) if item else None
-        prop = (
-            item.selfpay_prop_in(ctx.admdvs) if item and item.chrgitm_lv == ChrgitmLv.CLASS_B else Decimal(0)
-        )
+    def result(fulamt: Fen, overlmt: Fen = 0, preselfpay: Fen = 0, memo: str = "") -> LineResult:
+        lv = item.chrgitm_lv if item else ChrgitmLv.CLASS_C
         return LineResult(
             line.feedetl_sn, line.med_list_codg, total, line.cnt, line.pric, cap, prop,
             fulamt, overlmt, preselfpay, total - fulamt - overlmt - preselfpay, lv, memo,
@@ -98,12 +96,12 @@ def classify_line(line: FeeLine, item: CatalogItem | None, ctx: LineContext, pat
     if item is None:
         return result(total, memo="不在医保目录内，全自费")
     if not item.valid_on(ctx.day):
-        return result(total, memo="目录项目不在有效期内，全自费", lv=item.chrgitm_lv)
+        return result(total, memo="目录项目不在有效期内，全自费")
     if item.chrgitm_lv == ChrgitmLv.CLASS_C:
-        return result(total, memo="丙类，全自费", lv=item.chrgitm_lv)
+        return result(total, memo="丙类，全自费")
     breach = restriction_breach(item, ctx)
     if breach:
-        return result(total, memo=f"{breach}，全自费", lv=item.chrgitm_lv)
+        return result(total, memo=f"{breach}，全自费")
 
     memo: list[str] = []
     covered_cnt, fulamt = line.cnt, 0
@@ -112,18 +110,13 @@ def classify_line(line: FeeLine, item: CatalogItem | None, ctx: LineContext, pat
         covered_cnt = max_cnt
         fulamt = total - round_fen(Decimal(total) * max_cnt / line.cnt)
         memo.append(f"超出限定数量 {max_cnt} 部分全自费")
-
     overlmt = 0
-    cap = item.price_cap_in(ctx.admdvs)
     if cap is not None:
-        allowed = round_fen(cap * covered_cnt * FEN_PER_YUAN)
-        overlmt = max(0, total - fulamt - allowed)
+        overlmt = max(0, total - fulamt - round_fen(cap * covered_cnt * FEN_PER_YUAN))
         if overlmt:
             memo.append(f"超出限价 {cap} 部分自付")
-
     preselfpay = 0
-    if item.chrgitm_lv == ChrgitmLv.CLASS_B:
-        prop = item.selfpay_prop_in(ctx.admdvs)
+    if is_b:
         preselfpay = apply_ratio(total - fulamt - overlmt, prop)
         memo.append(f"乙类先行自付 {prop}")
-    return result(fulamt, overlmt, preselfpay, "；".join(memo), lv=item.chrgitm_lv)
+    return result(fulamt, overlmt, preselfpay, "；".join(memo))

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from itertools import pairwise
 from typing import Literal, Protocol, TypeVar
 
 from yibao.domain.codes import FundPayType, Insutype
@@ -23,6 +24,25 @@ from yibao.domain.errors import PolicyError
 
 ZERO = Decimal(0)
 ONE = Decimal(1)
+
+
+def check_share(name: str, value: Decimal) -> None:
+    if not ZERO <= value <= ONE:
+        raise PolicyError(name, f"{value} 应在 0 与 1 之间")
+
+
+def check_amount(name: str, value: Decimal) -> None:
+    if value < 0:
+        raise PolicyError(name, f"{value} 不能为负")
+
+
+def check_segments(name: str, segments: Sequence[Segment]) -> None:
+    """Segments go up in order without overlapping; only the last may be open-ended."""
+    for before, after in pairwise(segments):
+        if before.upper is None or after.lower < before.upper:
+            raise PolicyError(
+                name, f"分段 {before.lower}–{before.upper} 与 {after.lower} 起的分段重叠或顺序不对"
+            )
 
 
 class Subject(Protocol):
@@ -101,6 +121,12 @@ class Segment:
     ratio: Decimal
     upper: Decimal | None = None
 
+    def __post_init__(self) -> None:
+        check_share("ratio", self.ratio)
+        check_amount("lower", self.lower)
+        if self.upper is not None and self.upper <= self.lower:
+            raise PolicyError("upper", f"{self.upper} 不大于下限 {self.lower}")
+
 
 @dataclass(frozen=True, slots=True)
 class DeductibleRow:
@@ -108,6 +134,11 @@ class DeductibleRow:
     match: Match = Match()
     repeat_days: int | None = None
     """Charged again for every further N days of one continuous stay (Guangzhou: 90, TB hospitals 180)."""
+
+    def __post_init__(self) -> None:
+        check_amount("amount", self.amount)
+        if self.repeat_days is not None and self.repeat_days < 1:
+            raise PolicyError("repeat_days", "至少为1天")
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +152,14 @@ class Deductible:
     annual_cap: Decimal | None = None
     """The most a person pays in deductibles for this benefit in a year (e.g. Hunan residents: 2,300)."""
 
+    def __post_init__(self) -> None:
+        if not self.admission_fractions:
+            raise PolicyError("admission_fractions", "不能为空")
+        for share in self.admission_fractions:
+            check_share("admission_fractions", share)
+        if self.annual_cap is not None:
+            check_amount("annual_cap", self.annual_cap)
+
 
 @dataclass(frozen=True, slots=True)
 class RatioRow:
@@ -132,6 +171,10 @@ class RatioRow:
     bands: tuple[Segment, ...] = ()
     """When set, the ratio is taken band by band over the amount above the deductible."""
 
+    def __post_init__(self) -> None:
+        check_share("ratio", self.ratio)
+        check_segments("bands", self.bands)
+
 
 @dataclass(frozen=True, slots=True)
 class Adjustment:
@@ -140,11 +183,18 @@ class Adjustment:
     flag: str
     points: Decimal
 
+    def __post_init__(self) -> None:
+        if not -ONE <= self.points <= ONE:
+            raise PolicyError("points", f"{self.points} 应在 -1 与 1 之间")
+
 
 @dataclass(frozen=True, slots=True)
 class CeilingRow:
     amount: Decimal
     match: Match = Match()
+
+    def __post_init__(self) -> None:
+        check_amount("amount", self.amount)
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,6 +235,14 @@ class LayerRow:
     basis: Literal["cumulative", "above_threshold"] = "cumulative"
     """Segment bounds measured on the year's cumulative base, or on the part above the threshold."""
     cap: Decimal | None = None
+
+    def __post_init__(self) -> None:
+        check_amount("threshold", self.threshold)
+        if self.cap is not None:
+            check_amount("cap", self.cap)
+        if not self.segments:
+            raise PolicyError("segments", "不能为空")
+        check_segments("segments", self.segments)
 
 
 LayerField = Literal["hifmi_pay", "hifob_pay", "cvlserv_pay", "maf_pay", "hifes_pay", "oth_pay"]
@@ -234,6 +292,16 @@ class Policy:
     """None: the insurance type has no personal account."""
     enddate: date | None = None
     sources: tuple[str, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        if self.enddate is not None and self.enddate < self.begndate:
+            raise PolicyError("enddate", f"{self.enddate} 早于 begndate {self.begndate}")
+        seen: set[str] = set()
+        for benefit in self.benefits:
+            twice = seen.intersection(benefit.med_types)
+            if twice:
+                raise PolicyError("benefits", f"med_type {sorted(twice)[0]} 出现在多个待遇中")
+            seen.update(benefit.med_types)
 
     def benefit_for(self, med_type: str) -> Benefit:
         for benefit in self.benefits:

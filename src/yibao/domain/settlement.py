@@ -450,7 +450,7 @@ def layer_payment(
         parts = paid_in_segments(max(0, before - threshold), max(0, after - threshold), row.segments)
     else:
         parts = paid_in_segments(max(before, threshold), max(after, threshold), row.segments)
-    pay = min(sum(parts), base)
+    pay = sum(parts)  # ≤ base: segments do not overlap and ratios are at most 1
     cap_left = None
     if row.cap is not None:
         cap_left = max(0, yuan_to_fen(row.cap) - acc[f"{layer.key}.paid"])

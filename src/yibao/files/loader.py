@@ -55,6 +55,8 @@ _ITEMS: TypeAdapter[list[CatalogItem]] = _strict_adapter(list[CatalogItem])
 
 def read_data(path: Path) -> Any:
     """Parse a .toml or .json file with exact decimals."""
+    if path.suffix not in (".toml", ".json"):
+        raise FileError(f"{path}: unknown file type {path.suffix!r} (use .toml or .json)")
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -62,18 +64,20 @@ def read_data(path: Path) -> Any:
     try:
         if path.suffix == ".toml":
             return tomllib.loads(text, parse_float=Decimal)
-        if path.suffix == ".json":
-            return json.loads(text, parse_float=Decimal)
+        return json.loads(text, parse_float=Decimal)
     except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
         raise FileError(f"{path}: not valid {path.suffix[1:].upper()}: {exc}") from None
-    raise FileError(f"{path}: unknown file type {path.suffix!r} (use .toml or .json)")
+
+
+_UNKNOWN_KEY = ("extra_forbidden", "unexpected_keyword_argument")
 
 
 def _validate(adapter: TypeAdapter[T], data: Any, path: Path | str) -> T:
     try:
         return adapter.validate_python(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
+        # A misspelt key shows up twice, as an unknown key and a missing one: name the misspelling.
+        err = min(exc.errors(), key=lambda e: e["type"] not in _UNKNOWN_KEY)
         where = ".".join(str(p) for p in err["loc"]) or "(top level)"
         more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
         raise FileError(f"{path}: {where}: {err['msg']}{more}") from None
