@@ -433,3 +433,26 @@ def test_negative_accumulator_is_refused() -> None:
     with pytest.raises(ClaimError) as err:
         settle(policy(inpatient()), claim("100", acc={"inpatient.dedc": "-1"}))
     assert err.value.field == "accumulators.inpatient.dedc"
+
+
+def test_chronic_outpatient_has_its_own_deductible_ratio_and_cap() -> None:
+    p = policy(
+        CEILING.replace('med_types = ["21", "14"]', 'med_types = ["21"]')
+        + """
+[[policy.benefits]]
+name = "门诊慢特病"
+med_types = ["14"]
+pool = "chronic"
+ratios = [{ ratio = 0.5 }]
+deductible = { period = "year", rows = [{ amount = 200 }] }
+ceiling = { key = "chronic_year", rows = [{ amount = 3000 }] }
+"""
+    )
+    s = settle(p, claim("1200", med_type="14", acc={"basic_year": "50000", "chronic_year": "2800"}))
+    # its own deductible 200 and 50%, within its own 3000 cap, untouched by the spent inpatient ceiling
+    assert (yuan(s, "act_pay_dedc"), yuan(s, "hifp_pay")) == ("200.00", "200.00")
+    assert (acc(s, "chronic.dedc"), acc(s, "chronic_year"), acc(s, "basic_year")) == (
+        "200.00",
+        "3000.00",
+        "50000.00",
+    )
