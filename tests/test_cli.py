@@ -53,9 +53,7 @@ def test_bad_claim_file_is_one_line_naming_the_field(tmp_path: Path) -> None:
     claim["visit"]["hosp_lv"] = "three"
     bad = tmp_path / "claim.json"
     bad.write_text(json.dumps(claim))
-    run = yibao(
-        "calc", "--policy", GZ / "employee-2022-12.toml", "--catalog", GZ / "catalog.toml", "--claim", bad
-    )
+    run = yibao("calc", "--policy", GZ / "employee-2022-12.toml", "--catalog", GZ / "catalog.toml", "--claim", bad)
     assert run.returncode == 2
     assert run.stdout == ""
     assert run.stderr.count("\n") == 1
@@ -73,8 +71,6 @@ def test_no_policy_in_force(tmp_path: Path) -> None:
     claim["visit"]["setl_date"] = "2020-06-01"
     old = tmp_path / "claim.json"
     old.write_text(json.dumps(claim))
-    run = yibao(
-        "calc", "--policy", GZ / "employee-2022-12.toml", "--catalog", GZ / "catalog.toml", "--claim", old
-    )
+    run = yibao("calc", "--policy", GZ / "employee-2022-12.toml", "--catalog", GZ / "catalog.toml", "--claim", old)
     assert run.returncode == 2
     assert "insutype" in run.stderr and "2020-06-01" in run.stderr

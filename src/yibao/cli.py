@@ -9,12 +9,21 @@ import typer
 
 from yibao.domain.catalog import EMPTY_CATALOG
 from yibao.domain.errors import DomainError
+from yibao.domain.ledger import check_ledger
 from yibao.domain.money import fen_to_yuan
 from yibao.domain.policy import select_policy
 from yibao.domain.settlement import calculate
 from yibao.files import FileError, dumps, load_catalog, load_claim, load_policy
+from yibao.store import loading, migrate
+from yibao.store.database import Database
+from yibao.store.engine import make_engine
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help="yibao — 医疗保障信息平台")
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    help="yibao — 医疗保障信息平台",
+)
 
 
 @app.callback()
@@ -33,12 +42,8 @@ def calc(
         list[Path],
         typer.Option(help="Policy file (.toml/.json); repeat to let the claim's date pick the version."),
     ],
-    claim: Annotated[
-        Path, typer.Option(help="Claim file: person, visit, fee lines or amounts, accumulators.")
-    ],
-    catalog: Annotated[
-        Path | None, typer.Option(help="Catalogue file, needed when the claim has fee lines.")
-    ] = None,
+    claim: Annotated[Path, typer.Option(help="Claim file: person, visit, fee lines or amounts, accumulators.")],
+    catalog: Annotated[Path | None, typer.Option(help="Catalogue file, needed when the claim has fee lines.")] = None,
 ) -> None:
     """Settle one claim under a policy and print the national 2207-shaped result as JSON."""
     try:
@@ -59,3 +64,113 @@ def calc(
     output["accumulators"] = {k: fen_to_yuan(v) for k, v in sorted(result.accumulators.items())}
     output["setl_proc_info"] = list(result.trace)
     typer.echo(dumps(output))
+
+
+db_app = typer.Typer(no_args_is_help=True, help="The database schema (Alembic migrations).")
+ledger_app = typer.Typer(no_args_is_help=True, help="The fund ledger.")
+app.add_typer(db_app, name="db")
+app.add_typer(ledger_app, name="ledger")
+
+DbUrl = Annotated[
+    str | None,
+    typer.Option("--database-url", envvar="YIBAO_DATABASE_URL", help="Default: sqlite:///yibao.db"),
+]
+
+
+def database(url: str | None) -> Database:
+    return Database(make_engine(url))
+
+
+@db_app.command("init")
+def db_init(database_url: DbUrl = None) -> None:
+    """Create the schema in an empty database (the same as upgrade on a new one)."""
+    db_upgrade(database_url)
+
+
+@db_app.command("upgrade")
+def db_upgrade(database_url: DbUrl = None) -> None:
+    """Migrate the schema to the newest revision."""
+    db = database(database_url)
+    migrate.upgrade(db.engine)
+    typer.echo(f"schema at revision {migrate.current(db.engine)} ({db.engine.url.render_as_string()})")
+
+
+@app.command("load-policy")
+def load_policy_cmd(files: list[Path], database_url: DbUrl = None) -> None:
+    """Load benefit policy files (a newer file for the same region, insutype and date replaces the old)."""
+    db = database(database_url)
+    for path in files:
+        try:
+            typer.echo(f"policy {loading.load_policy_file(db, path)}")
+        except FileError as exc:
+            raise fail(str(exc)) from None
+
+
+@app.command("load-catalog")
+def load_catalog_cmd(files: list[Path], database_url: DbUrl = None) -> None:
+    """Load catalogue files (a region's catalogue replaces its previous one)."""
+    db = database(database_url)
+    for path in files:
+        try:
+            typer.echo(f"catalogue {path.name}: {loading.load_catalog_file(db, path)} items")
+        except FileError as exc:
+            raise fail(str(exc)) from None
+
+
+@app.command("load-registry")
+def load_registry_cmd(files: list[Path], database_url: DbUrl = None) -> None:
+    """Load regions, institutions, practitioners and insured persons (with opening account balances)."""
+    db = database(database_url)
+    for path in files:
+        try:
+            counts = loading.load_registry_file(db, path)
+        except FileError as exc:
+            raise fail(str(exc)) from None
+        typer.echo(f"registry {path.name}: " + ", ".join(f"{n} {k}" for k, n in counts.items()))
+
+
+@ledger_app.command("check")
+def ledger_check(database_url: DbUrl = None) -> None:
+    """Prove the ledger: every transfer balanced, account totals = transfers, funds and payables = settlements."""
+    db = database(database_url)
+    with db.transaction(write=False) as store:
+        facts = store.ledger_facts()
+    problems = check_ledger(facts)
+    for problem in problems:
+        typer.echo(f"DIFF {problem}")
+    typer.echo(
+        f"{len(facts.accounts)} accounts, {len(facts.settlement_net)} with settlement postings: "
+        + ("all balanced and equal to the settlements" if not problems else f"{len(problems)} difference(s)")
+    )
+    if problems:
+        raise typer.Exit(1)
+
+
+@app.command()
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    workers: int = typer.Option(1, help="Worker processes (uvicorn)."),
+    database_url: DbUrl = None,
+    admdvs: str = typer.Option("440100", envvar="YIBAO_ADMDVS", help="This node's region (inf_refmsgid prefix)."),
+    upgrade: bool = typer.Option(True, help="Migrate the schema before serving."),
+) -> None:
+    """Serve the national interface (/fsi/api/...) with OpenAPI docs at /docs."""
+    import os
+
+    import uvicorn
+
+    if database_url:
+        os.environ["YIBAO_DATABASE_URL"] = database_url
+    os.environ["YIBAO_ADMDVS"] = admdvs
+    if upgrade:
+        migrate.upgrade(make_engine(database_url))
+    uvicorn.run(
+        "yibao.api.server:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+        access_log=False,
+    )

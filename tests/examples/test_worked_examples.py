@@ -28,9 +28,7 @@ def settle(example: Path) -> Settlement:
 
 
 def expected(example: Path) -> dict[str, dict[str, object]]:
-    data: dict[str, dict[str, object]] = json.loads(
-        (example / "expected.json").read_text(), parse_float=Decimal
-    )
+    data: dict[str, dict[str, object]] = json.loads((example / "expected.json").read_text(), parse_float=Decimal)
     return data
 
 

@@ -82,9 +82,7 @@ def test_not_toml_at_all() -> None:
 
 def test_claim_file_errors_name_the_field(tmp_path: Path) -> None:
     bad = tmp_path / "c.json"
-    bad.write_text(
-        '{"person": {"psn_no": "1", "insutype": "310", "psn_type": "1101"}, "visit": {"med_type": "21"}}'
-    )
+    bad.write_text('{"person": {"psn_no": "1", "insutype": "310", "psn_type": "1101"}, "visit": {"med_type": "21"}}')
     with pytest.raises(FileError, match=r"c.json: visit.hosp_lv: Field required"):
         load_claim(bad)
     bad.write_text("{not json")

@@ -158,9 +158,7 @@ ratios = [
 deductible = { period = "visit", rows = [] }
 """
     )
-    assert (
-        yuan(settle(p, claim("100", med_type="11", flags=("designated_community",))), "hifp_pay") == "80.00"
-    )
+    assert yuan(settle(p, claim("100", med_type="11", flags=("designated_community",))), "hifp_pay") == "80.00"
     assert yuan(settle(p, claim("100", med_type="11", flags=("referral",))), "hifp_pay") == "55.00"
     assert yuan(settle(p, claim("100", med_type="11")), "hifp_pay") == "45.00"
 
@@ -408,10 +406,7 @@ def test_account_pays_only_what_the_policy_lets_it() -> None:
 
 def test_account_not_used_when_the_visit_says_so_or_for_other_med_types() -> None:
     p = policy(ACCOUNT.format(covers='["in_policy"]'))
-    assert (
-        yuan(settle(p, claim("1000", med_type="11", acct_balc="900", acct_used_flag=False)), "acct_pay")
-        == "0.00"
-    )
+    assert yuan(settle(p, claim("1000", med_type="11", acct_balc="900", acct_used_flag=False)), "acct_pay") == "0.00"
     assert yuan(settle(p, claim("1000", med_type="13", acct_balc="900")), "acct_pay") == "0.00"
 
 

@@ -63,9 +63,7 @@ class CatalogItem:
         return _regional(self.pric_uplmt_by_admdvs, admdvs, self.pric_uplmt_amt)
 
     def valid_on(self, day: date) -> bool:
-        return (self.begndate is None or self.begndate <= day) and (
-            self.enddate is None or day <= self.enddate
-        )
+        return (self.begndate is None or self.begndate <= day) and (self.enddate is None or day <= self.enddate)
 
 
 def _regional(by_admdvs: Mapping[str, T], admdvs: str, default: T) -> T:

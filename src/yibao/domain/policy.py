@@ -40,9 +40,7 @@ def check_segments(name: str, segments: Sequence[Segment]) -> None:
     """Segments go up in order without overlapping; only the last may be open-ended."""
     for before, after in pairwise(segments):
         if before.upper is None or after.lower < before.upper:
-            raise PolicyError(
-                name, f"分段 {before.lower}–{before.upper} 与 {after.lower} 起的分段重叠或顺序不对"
-            )
+            raise PolicyError(name, f"分段 {before.lower}–{before.upper} 与 {after.lower} 起的分段重叠或顺序不对")
 
 
 class Subject(Protocol):
@@ -303,6 +301,11 @@ class Policy:
                 raise PolicyError("benefits", f"med_type {sorted(twice)[0]} 出现在多个待遇中")
             seen.update(benefit.med_types)
 
+    def counter_period(self, key: str, day: date) -> str:
+        """The period a year-to-date counter adds up over: "2024", or "2024-06" for monthly ceilings."""
+        monthly = any(b.ceiling and b.ceiling.key == key and b.ceiling.period == "month" for b in self.benefits)
+        return f"{day:%Y-%m}" if monthly else f"{day:%Y}"
+
     def benefit_for(self, med_type: str) -> Benefit:
         for benefit in self.benefits:
             if med_type in benefit.med_types:
@@ -319,9 +322,7 @@ def select_policy(policies: Sequence[Policy], admdvs: str | None, insutype: str,
     ``admdvs`` None accepts any region (a single region's policies).
     """
     candidates = [
-        p
-        for p in policies
-        if (admdvs is None or p.admdvs == admdvs) and p.insutype == insutype and p.in_force_on(day)
+        p for p in policies if (admdvs is None or p.admdvs == admdvs) and p.insutype == insutype and p.in_force_on(day)
     ]
     if not candidates:
         where = admdvs or "所给政策中"

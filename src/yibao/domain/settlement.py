@@ -104,9 +104,7 @@ class Settlement:
                     "fund_pay_type": row.fund_pay_type.value,
                     "fund_pay_type_name": row.fund_pay_type.label,
                     "inscp_scp_amt": fen_to_yuan(row.inscp_scp_amt),
-                    "crt_payb_lmt_amt": None
-                    if row.crt_payb_lmt_amt is None
-                    else fen_to_yuan(row.crt_payb_lmt_amt),
+                    "crt_payb_lmt_amt": None if row.crt_payb_lmt_amt is None else fen_to_yuan(row.crt_payb_lmt_amt),
                     "fund_payamt": fen_to_yuan(row.fund_payamt),
                     "setl_proc_info": row.setl_proc_info,
                 }
@@ -210,9 +208,7 @@ def classified_amounts(claim: Claim) -> Classified:
             raise ClaimError(f"amounts.{name}", "金额不能为负")
     if a.medfee_sumamt is None:
         if "inscp_scp_amt" not in parts:
-            raise ClaimError(
-                "amounts.medfee_sumamt", "需要医疗费总额 medfee_sumamt 或政策范围内金额 inscp_scp_amt"
-            )
+            raise ClaimError("amounts.medfee_sumamt", "需要医疗费总额 medfee_sumamt 或政策范围内金额 inscp_scp_amt")
         medfee = sum(parts.values())
     else:
         medfee = yuan_to_fen(a.medfee_sumamt)
@@ -290,8 +286,7 @@ def calculate(claim: Claim, policy: Policy, catalog: Catalog) -> Settlement:
         payable = sum(parts[p] for p in account.covers)
         acct_pay = min(acct_balc, payable, psn_part)
         trace.append(
-            f"个人账户支付 {fen_to_yuan(acct_pay)}"
-            f"（可支付 {fen_to_yuan(payable)}，余额 {fen_to_yuan(acct_balc)}）"
+            f"个人账户支付 {fen_to_yuan(acct_pay)}（可支付 {fen_to_yuan(payable)}，余额 {fen_to_yuan(acct_balc)}）"
         )
         if acct_pay:
             details.append(FundRow(FundPayType.EMPLOYEE_ACCOUNT, payable, acct_balc, acct_pay, trace[-1]))
@@ -328,15 +323,11 @@ class BasicShare:
     ceiling_left: Fen | None
 
 
-def basic_fund(
-    benefit: Benefit, claim: Claim, inscp: Fen, acc: Counters, facts: Facts, trace: list[str]
-) -> BasicShare:
+def basic_fund(benefit: Benefit, claim: Claim, inscp: Fen, acc: Counters, facts: Facts, trace: list[str]) -> BasicShare:
     """Deductible, ratio and ceiling of the basic pooled fund (统筹基金)."""
     visit = claim.visit
     stay_paid = yuan_to_fen(visit.stay_dedc_paid)
-    dedc = min(
-        inscp, deductible_due(benefit, visit.admission_seq, visit.los_days, stay_paid, acc, facts, trace)
-    )
+    dedc = min(inscp, deductible_due(benefit, visit.admission_seq, visit.los_days, stay_paid, acc, facts, trace))
     eligible = inscp - dedc
     fund_raw, ratio_text = pooled_share(benefit, eligible, acc, facts)
     left, ceiling_text = remaining_ceiling(benefit, acc, facts)
@@ -402,9 +393,7 @@ def deductible_due(
         fraction = rule.admission_fractions[min(admission_seq, len(rule.admission_fractions)) - 1]
         periods = 1 + (max(los_days, 1) - 1) // row.repeat_days if row.repeat_days else 1
         due = max(0, apply_ratio(unit, fraction) * periods - stay_dedc_paid)
-        why = f"第{admission_seq}次住院 起付 {row.amount}×{fraction}" + (
-            f"×{periods}段" if periods > 1 else ""
-        )
+        why = f"第{admission_seq}次住院 起付 {row.amount}×{fraction}" + (f"×{periods}段" if periods > 1 else "")
     if rule.annual_cap is not None:
         room = max(0, yuan_to_fen(rule.annual_cap) - paid_this_year)
         if due > room:
@@ -439,9 +428,7 @@ def remaining_ceiling(benefit: Benefit, acc: Counters, facts: Facts) -> tuple[Fe
     return left, f"封顶线 {row.amount}，剩余 {fen_to_yuan(left)}"
 
 
-def layer_payment(
-    layer: Layer, row: LayerRow, base: Fen, acc: Counters
-) -> tuple[Fen, Fen | None, list[Fen], str]:
+def layer_payment(layer: Layer, row: LayerRow, base: Fen, acc: Counters) -> tuple[Fen, Fen | None, list[Fen], str]:
     """What a layer pays on ``base`` this time, given the year so far: (pay, cap left, per segment, trace)."""
     before = acc[f"{layer.key}.base"]
     after = before + base

@@ -51,6 +51,7 @@ def _strict_adapter(cls: Any) -> TypeAdapter[Any]:
 _POLICY: TypeAdapter[Policy] = _strict_adapter(Policy)
 _CLAIM: TypeAdapter[Claim] = _strict_adapter(Claim)
 _ITEMS: TypeAdapter[list[CatalogItem]] = _strict_adapter(list[CatalogItem])
+_ITEM: TypeAdapter[CatalogItem] = TypeAdapter(CatalogItem)
 
 
 def read_data(path: Path) -> Any:
@@ -126,6 +127,26 @@ def load_catalog(path: Path) -> Catalog:
         if code in codes[:i]:
             raise FileError(f"{path}: items.{i}.med_list_codg: {code} appears twice")
     return Catalog.of(data["admdvs"], data["version"], items)
+
+
+def policy_to_json(policy: Policy) -> str:
+    return _POLICY.dump_json(policy).decode()
+
+
+def policy_from_json(text: str, where: str = "<stored policy>") -> Policy:
+    try:
+        return _POLICY.validate_json(text)
+    except ValidationError as exc:
+        raise FileError(f"{where}: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}") from None
+
+
+def catalog_item_from_data(data: Any, where: str = "<catalog item>") -> CatalogItem:
+    return _validate(_ITEM, data, where)
+
+
+def catalog_item_to_json(item: CatalogItem) -> str:
+    """An item as JSON that catalog_item_from_data reads back unchanged."""
+    return json.dumps(dataclasses.asdict(item), ensure_ascii=False, default=str)
 
 
 def dumps(value: Any) -> str:

@@ -1,0 +1,1 @@
+"""HTTP adapters: fsi/ is the national interface that a hospital's HIS talks to."""

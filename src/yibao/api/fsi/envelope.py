@@ -1,0 +1,160 @@
+"""The request and response envelopes of the national interface, tolerant of real clients.
+
+Real HIS clients send numbers as strings and strings as numbers, ``infver`` as "1" or "V1.0",
+empty strings for absent optional fields, regional extra fields (serv_code, serv_sign, enctype ...)
+and infno variants with a letter suffix (2206A). All of that is accepted here; what is missing or
+wrong is answered with infcode -1 and an err_msg that names the field.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import os
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any
+
+import simplejson
+
+LOCAL = timezone(timedelta(hours=8), "Asia/Shanghai")
+_serial = itertools.count(int.from_bytes(os.urandom(3), "big"))
+INFNO = re.compile(r"^(\d{4})[A-Z]?$")
+
+
+class EnvelopeError(ValueError):
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    infno: str
+    """As sent, e.g. "2207A"."""
+    base_infno: str
+    """The transaction it maps to, e.g. "2207"."""
+    msgid: str
+    fixmedins_code: str
+    mdtrtarea_admvs: str
+    insuplc_admdvs: str
+    opter: str
+    sign_no: str
+    input: dict[str, Any]
+    body_hash: str
+
+
+def text(value: object) -> str:
+    """A field as a string whether it came as a string or a number; absent → ""."""
+    if value is None:
+        return ""
+    if isinstance(value, float):  # only if a client bypassed our decimal parsing
+        value = Decimal(str(value))
+    return str(value).strip()
+
+
+def parse_body(raw: bytes) -> dict[str, Any]:
+    try:
+        body = json.loads(raw, parse_float=Decimal)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise EnvelopeError("body", f"不是有效的JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise EnvelopeError("body", "应为JSON对象")
+    return body
+
+
+def parse_envelope(body: dict[str, Any], path_infno: str | None = None) -> Envelope:
+    infno = text(body.get("infno")) or (path_infno or "")
+    if not infno:
+        raise EnvelopeError("infno", "不能为空")
+    m = INFNO.match(infno.upper())
+    if not m:
+        raise EnvelopeError("infno", f"{infno} 不是有效的交易编号")
+    base = m.group(1)
+    if path_infno and base != path_infno:
+        raise EnvelopeError("infno", f"{infno} 与服务路径的交易 {path_infno} 不符")
+    msgid = text(body.get("msgid"))
+    if not msgid:
+        raise EnvelopeError("msgid", "不能为空")
+    if len(msgid) > 50:
+        raise EnvelopeError("msgid", "长度不能超过50")
+    fixmedins_code = text(body.get("fixmedins_code"))
+    if not fixmedins_code:
+        raise EnvelopeError("fixmedins_code", "不能为空")
+    raw_input = body.get("input")
+    if raw_input in (None, ""):
+        raw_input = {}
+    if isinstance(raw_input, str):  # some clients send input as a JSON string
+        try:
+            raw_input = json.loads(raw_input, parse_float=Decimal)
+        except ValueError:
+            raise EnvelopeError("input", "不是有效的JSON") from None
+    if not isinstance(raw_input, dict):
+        raise EnvelopeError("input", "应为JSON对象")
+    canonical = simplejson.dumps([base, raw_input], sort_keys=True, use_decimal=True, ensure_ascii=False)
+    return Envelope(
+        infno=infno,
+        base_infno=base,
+        msgid=msgid,
+        fixmedins_code=fixmedins_code,
+        mdtrtarea_admvs=text(body.get("mdtrtarea_admvs")),
+        insuplc_admdvs=text(body.get("insuplc_admdvs")),
+        opter=text(body.get("opter")),
+        sign_no=text(body.get("sign_no")),
+        input=raw_input,
+        body_hash=hashlib.sha256(canonical.encode()).hexdigest(),
+    )
+
+
+def local_time(utc_naive: datetime) -> datetime:
+    return utc_naive.replace(tzinfo=UTC).astimezone(LOCAL).replace(tzinfo=None)
+
+
+def to_utc(local_naive: datetime) -> datetime:
+    if local_naive.tzinfo is not None:
+        return local_naive.astimezone(UTC).replace(tzinfo=None)
+    return local_naive.replace(tzinfo=LOCAL).astimezone(UTC).replace(tzinfo=None)
+
+
+def ref_msgid(admdvs: str, now_utc: datetime) -> str:
+    """inf_refmsgid: receiver admdvs(6) + yyyyMMddHHmmss(14) + serial(10)."""
+    return f"{(admdvs or '000000')[:6]:0<6}{local_time(now_utc):%Y%m%d%H%M%S}{next(_serial) % 10**10:010d}"
+
+
+def stamp(now_utc: datetime) -> str:
+    """refmsg_time / respond_time: yyyyMMddHHmmssSSS, local time."""
+    t = local_time(now_utc)
+    return f"{t:%Y%m%d%H%M%S}{t.microsecond // 1000:03d}"
+
+
+def response(
+    infcode: int, output: object, err_msg: str | None, received: datetime, responded: datetime, admdvs: str
+) -> dict[str, Any]:
+    return {
+        "infcode": infcode,
+        "inf_refmsgid": ref_msgid(admdvs, received),
+        "refmsg_time": stamp(received),
+        "respond_time": stamp(responded),
+        "err_msg": err_msg,
+        "output": output if output is not None else {},
+        "warn_msg": None,
+        "cainfo": None,
+        "signtype": None,
+    }
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, datetime):
+        return f"{local_time(value):%Y-%m-%d %H:%M:%S}"
+    if isinstance(value, date):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def dumps(value: object) -> str:
+    """JSON for the wire: Decimal as exact numbers, datetimes (UTC inside) as local time."""
+    return simplejson.dumps(value, use_decimal=True, ensure_ascii=False, default=_json_default)

@@ -1,0 +1,99 @@
+"""Validating a transaction's input nodes into the use cases' command records.
+
+pydantic checks each node against the command dataclass, in lax mode: "12.50" and 12.5 are both
+Decimal, 440100 and "440100" are both str, "0"/"1" are booleans. Empty strings and nulls count as
+absent. Datetimes arrive in local time (Asia/Shanghai) and are turned into UTC here, at the edge.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime
+from typing import Any, TypeVar
+
+from pydantic import ConfigDict, TypeAdapter, ValidationError
+
+from yibao.api.fsi.envelope import EnvelopeError, to_utc
+
+T = TypeVar("T")
+TOLERANT = ConfigDict(coerce_numbers_to_str=True, extra="ignore", str_strip_whitespace=True)
+
+
+def _present(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _present(v) for k, v in value.items() if v not in ("", None)}
+    if isinstance(value, list):
+        return [_present(v) for v in value]
+    return value
+
+
+_ADAPTERS: dict[type[Any], TypeAdapter[Any]] = {}
+
+
+def _validate(cls: type[T], value: dict[str, Any]) -> T:
+    adapter = _ADAPTERS.get(cls)
+    if adapter is None:
+        cls.__pydantic_config__ = TOLERANT  # type: ignore[attr-defined]
+        adapter = _ADAPTERS[cls] = TypeAdapter(cls)
+    record: T = adapter.validate_python(_present(value))
+    return _utc(record)
+
+
+def _utc(record: T) -> T:
+    changes = {
+        f.name: to_utc(value)
+        for f in dataclasses.fields(record)  # type: ignore[arg-type]
+        if isinstance(value := getattr(record, f.name), datetime)
+    }
+    return dataclasses.replace(record, **changes) if changes else record  # type: ignore[type-var]
+
+
+def _error(exc: ValidationError, prefix: str) -> EnvelopeError:
+    err = exc.errors()[0]
+    where = ".".join([prefix, *(str(p) for p in err["loc"])])
+    return EnvelopeError(where, "不能为空" if err["type"] == "missing" else err["msg"])
+
+
+def one(data: dict[str, Any], node: str, cls: type[T]) -> T:
+    """The record in ``input[node]``."""
+    value = data.get(node)
+    if isinstance(value, list) and len(value) == 1:  # some clients wrap a single node in a list
+        value = value[0]
+    if not isinstance(value, dict):
+        raise EnvelopeError(f"input.{node}", "不能为空" if value in (None, "", []) else "应为对象")
+    try:
+        return _validate(cls, value)
+    except ValidationError as exc:
+        raise _error(exc, f"input.{node}") from None
+
+
+def many(data: dict[str, Any], node: str, cls: type[T], *, required: bool = True) -> list[T]:
+    """The records in the list ``input[node]`` (a single object counts as a list of one)."""
+    value = data.get(node)
+    if value in (None, "", []):
+        if required:
+            raise EnvelopeError(f"input.{node}", "不能为空")
+        return []
+    if isinstance(value, dict):
+        value = [value]
+    if not isinstance(value, list):
+        raise EnvelopeError(f"input.{node}", "应为数组")
+    out = []
+    for i, item in enumerate(value):
+        if not isinstance(item, dict):
+            raise EnvelopeError(f"input.{node}[{i}]", "应为对象")
+        try:
+            out.append(_validate(cls, item))
+        except ValidationError as exc:
+            raise _error(exc, f"input.{node}[{i}]") from None
+    return out
+
+
+def dicts(data: dict[str, Any], node: str) -> list[dict[str, object]]:
+    """A list node kept as plain dictionaries (diagnoses and other free-form nodes)."""
+    value = data.get(node) or []
+    if isinstance(value, dict):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise EnvelopeError(f"input.{node}", "应为对象数组")
+    return [_present(v) for v in value]

@@ -1,0 +1,173 @@
+"""Every transaction the interface answers: its code, name, service path(s) and handler.
+
+A handler takes the Store, the Context and the raw ``input`` and returns the ``output`` and,
+for transactions that change something, a reference to what they made (for 2601 冲正).
+Per-service paths are those of the public HIS integration code (docs/interface.md); paths
+marked [inferred] were not found there and follow the same pattern.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from yibao.api.fsi.parsing import dicts, many, one
+from yibao.app import commands as c
+from yibao.app import correct, pharmacy, queries, reconcile, registry, settle, signin, visits
+from yibao.app.ports import Store
+from yibao.app.records import Context
+
+Output = dict[str, object]
+Handler = Callable[[Store, Context, dict[str, Any]], tuple[Output, str | None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Transaction:
+    infno: str
+    name: str
+    handler: Handler
+    writes: bool
+    """Changes something: runs under the write lock, and its answer is logged for retries and 2601."""
+    paths: tuple[str, ...] = ()
+
+
+def simple(use_case: Callable[[Store, Context, Any], Output], node: str, cls: type[Any]) -> Handler:
+    """A transaction whose input is one node and which makes nothing 2601 would undo."""
+    return lambda store, ctx, data: (use_case(store, ctx, one(data, node, cls)), None)
+
+
+def with_diagnoses(
+    use_case: Callable[[Store, Context, Any, list[dict[str, object]]], Output], node: str, cls: type[Any]
+) -> Handler:
+    return lambda store, ctx, data: (
+        use_case(store, ctx, one(data, node, cls), dicts(data, "diseinfo")),
+        None,
+    )
+
+
+def making_visit(use_case: Callable[..., Output], node: str, cls: type[Any], out_node: str) -> Handler:
+    """2201/2401: the new mdtrt_id is what a 2601 of this message would cancel."""
+
+    def handle(store: Store, ctx: Context, data: dict[str, Any]) -> tuple[Output, str | None]:
+        args = (dicts(data, "diseinfo"),) if out_node == "result" else ()
+        out = use_case(store, ctx, one(data, node, cls), *args)
+        made = out[out_node]
+        assert isinstance(made, dict)
+        return out, str(made["mdtrt_id"])
+
+    return handle
+
+
+def upload(kind: str) -> Handler:
+    def handle(store: Store, ctx: Context, data: dict[str, Any]) -> tuple[Output, str | None]:
+        lines = many(data, "feedetail", c.FeeLineIn)
+        out = visits.upload_fees(store, ctx, lines, kind)
+        return out, json.dumps([[line.mdtrt_id, line.feedetl_sn] for line in lines])
+
+    return handle
+
+
+def pre_settle(kind: str) -> Handler:
+    return lambda store, ctx, data: (settle.pre_settle(store, ctx, one(data, "data", c.SettleIn), kind), None)
+
+
+def settle_(kind: str) -> Handler:
+    return lambda store, ctx, data: settle.settle(store, ctx, one(data, "data", c.SettleIn), kind)
+
+
+def reverse(kind: str) -> Handler:
+    return lambda store, ctx, data: settle.reverse(store, ctx, one(data, "data", c.Reverse), (kind,))
+
+
+def pharmacy_purchase(commit: bool) -> Handler:
+    def handle(store: Store, ctx: Context, data: dict[str, Any]) -> tuple[Output, str | None]:
+        cmd, lines = one(data, "data", c.PharmacyIn), many(data, "feedetail", c.FeeLineIn)
+        return pharmacy.purchase(store, ctx, cmd, lines, commit=commit)
+
+    return handle
+
+
+def cancel_outpatient_fees(store: Store, ctx: Context, data: dict[str, Any]) -> tuple[Output, str | None]:
+    ref = one(data, "data", c.VisitRef)
+    batch = None if ref.chrg_bchno in ("", visits.CANCEL_ALL) else ref.chrg_bchno
+    return visits.cancel_fees(store, ctx, ref.mdtrt_id, ref.psn_no, "outpatient", None, batch, "input.data"), None
+
+
+def cancel_inpatient_fees(store: Store, ctx: Context, data: dict[str, Any]) -> tuple[Output, str | None]:
+    return visits.cancel_inpatient_fees(store, ctx, many(data, "data", c.FeeLineCancel)), None
+
+
+OUTPATIENT = "outpatientDocInfoService/"
+OUT_SETTLE = "outpatientSettleService/"
+QUERY = "fsiIntegratedQueryService/"
+PHARMACY = "pharmacySettleService/"  # [inferred]
+STMT = "ybSettlementStmtService/"
+W, R = True, False  # writes / reads
+
+TRANSACTIONS: dict[str, Transaction] = {
+    t.infno: t
+    for t in [
+        Transaction("9001", "签到", simple(signin.sign_in, "signIn", c.SignIn), W, ("signInSignOutService/signIn",)),
+        Transaction("9002", "签退", simple(signin.sign_out, "signOut", c.SignOut), W,
+                    ("signInSignOutService/signOut",)),
+        Transaction("1101", "人员信息获取", simple(registry.person_info, "data", c.PersonQuery), R,
+                    ("fsiPsnInfoService/queryPsnInfo",)),
+        Transaction("1201", "医药机构信息获取", simple(registry.institution_info, "medinsinfo", c.InstitutionQuery), R,
+                    ("fsiFixMedInsService/queryFixMedIns",)),
+        Transaction("2001", "人员待遇享受检查", simple(registry.benefit_check, "data", c.BenefitCheck), R,
+                    ("fsiPsnPriorityInfoService/queryPsnPriorityInfo",)),
+        Transaction("2201", "门诊挂号", making_visit(visits.register, "data", c.Register, "data"), W,
+                    (OUTPATIENT + "outpatientRregistration",)),
+        Transaction("2202", "门诊挂号撤销", simple(visits.cancel_registration, "data", c.VisitRef), W,
+                    (OUTPATIENT + "outpatientRegistrationCancel",)),
+        Transaction("2203", "门诊就诊信息上传", with_diagnoses(visits.visit_info, "mdtrtinfo", c.VisitInfo), W,
+                    (OUTPATIENT + "outpatientMdtrtinfoUp", OUTPATIENT + "outpatientMdtrtinfoUpA")),
+        Transaction("2204", "门诊费用明细上传", upload("outpatient"), W, (OUTPATIENT + "outpatientFeeListUp",)),
+        Transaction("2205", "门诊费用明细撤销", cancel_outpatient_fees, W, (OUTPATIENT + "outpatientFeeListUpCancel",)),
+        Transaction("2206", "门诊预结算", pre_settle("outpatient"), R,
+                    (OUT_SETTLE + "preSettletment", OUT_SETTLE + "preSettletmentA")),
+        Transaction("2207", "门诊结算", settle_("outpatient"), W,
+                    (OUT_SETTLE + "saveSettletmentV2", OUT_SETTLE + "saveSettletment",
+                     OUT_SETTLE + "saveSettletmentA")),
+        Transaction("2208", "门诊结算撤销", reverse("outpatient"), W, (OUT_SETTLE + "cancleSettletment",)),
+        Transaction("2101", "药店预结算", pharmacy_purchase(commit=False), R, (PHARMACY + "preSettletment",)),
+        Transaction("2102", "药店结算", pharmacy_purchase(commit=True), W, (PHARMACY + "saveSettletment",)),
+        Transaction("2103", "药店结算撤销", reverse("pharmacy"), W, (PHARMACY + "cancleSettletment",)),
+        Transaction("2301", "住院费用明细上传", upload("inpatient"), W, ("hospFeeDtlService/feeDtlUp",)),
+        Transaction("2302", "住院费用明细撤销", cancel_inpatient_fees, W, ("hospFeeDtlService/feeDtlCl",)),
+        Transaction("2303", "住院预结算", pre_settle("inpatient"), R, ("hospSettService/preSett",)),
+        Transaction("2304", "住院结算", settle_("inpatient"), W, ("hospSettService/settV2", "hospSettService/sett")),
+        Transaction("2305", "住院结算撤销", reverse("inpatient"), W, ("hospSettService/settCl",)),
+        Transaction("2401", "入院办理", making_visit(visits.admit, "mdtrtinfo", c.Admission, "result"), W,
+                    ("hospitalRegisterService/hospitalRegisterSave",)),
+        Transaction("2402", "出院办理", with_diagnoses(visits.discharge, "dscginfo", c.Discharge), W,
+                    ("dscgService/dischargeProcess",)),
+        Transaction("2403", "住院信息变更", simple(visits.change_admission, "adminfo", c.AdmissionChange), W,
+                    ("hospitalRegisterService/hospitalRegisterEdit",)),
+        Transaction("2404", "入院撤销", simple(visits.cancel_admission, "data", c.VisitRef), W,
+                    ("hospitalRegisterService/hospitalRegisterCancel",)),
+        Transaction("2405", "出院撤销", simple(visits.undo_discharge, "data", c.VisitRef), W,
+                    ("dscgService/dischargeUndo",)),
+        Transaction("2601", "冲正交易", simple(correct.correct, "data", c.Correct), W, ("reverseService/revsMethod",)),
+        Transaction("3201", "医药机构费用结算对总账", simple(reconcile.total_statement, "data", c.TotalStatement), W,
+                    (STMT + "stmtTotal",)),
+        Transaction("3203", "清算申请", simple(reconcile.apply_clearing, "data", c.ClearingApply), W,
+                    (STMT + "clrAppy",)),  # [inferred]
+        Transaction("3204", "清算申请撤销", simple(reconcile.cancel_clearing, "data", c.ClearingCancel), W,
+                    (STMT + "clrAppyCancel",)),  # [inferred]
+        Transaction("5201", "就诊信息查询", simple(queries.visits, "data", c.RecordQuery), R,
+                    (QUERY + "queryMdtrtInfo",)),  # [inferred]
+        Transaction("5202", "诊断信息查询", simple(queries.diagnoses, "data", c.RecordQuery), R,
+                    (QUERY + "queryDiseInfo",)),  # [inferred]
+        Transaction("5203", "结算信息查询", simple(queries.settlement, "data", c.RecordQuery), R,
+                    (QUERY + "querySetlInfo",)),
+        Transaction("5204", "费用明细查询", simple(queries.fee_lines, "data", c.RecordQuery), R,
+                    (QUERY + "queryFeeList",)),
+        Transaction("5206", "人员累计信息查询", simple(queries.accumulators, "data", c.RecordQuery), R,
+                    (QUERY + "queryPsnCum",)),  # [inferred]
+    ]
+}  # fmt: skip
+
+PATHS: dict[str, str] = {path: t.infno for t in TRANSACTIONS.values() for path in t.paths}

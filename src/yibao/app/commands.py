@@ -1,0 +1,313 @@
+"""The inputs of the use cases, one record per transaction node, with the national field names.
+
+The interface adapter validates each transaction's ``input`` into these records; amounts are yuan
+as they arrive, counts and prices exact decimals. Optional fields that real clients leave out or
+send empty have defaults.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class SignIn:
+    opter_no: str
+    mac: str = ""
+    ip: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SignOut:
+    opter_no: str
+    sign_no: str
+
+
+@dataclass(frozen=True, slots=True)
+class PersonQuery:
+    """1101 data."""
+
+    mdtrt_cert_type: str
+    mdtrt_cert_no: str
+    card_sn: str = ""
+    begntime: datetime | None = None
+    psn_cert_type: str = ""
+    certno: str = ""
+    psn_name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class InstitutionQuery:
+    """1201 medinsinfo."""
+
+    fixmedins_type: str = ""
+    fixmedins_name: str = ""
+    fixmedins_code: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class BenefitCheck:
+    """2001 data."""
+
+    psn_no: str
+    insutype: str
+    med_type: str
+    begntime: datetime | None = None
+    fixmedins_code: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Register:
+    """2201 data: outpatient registration."""
+
+    psn_no: str
+    insutype: str
+    begntime: datetime
+    mdtrt_cert_type: str
+    mdtrt_cert_no: str
+    ipt_otp_no: str
+    atddr_no: str = ""
+    dr_name: str = ""
+    dept_code: str = ""
+    dept_name: str = ""
+    caty: str = ""
+    med_type: str = "11"
+
+
+@dataclass(frozen=True, slots=True)
+class VisitRef:
+    """2202, 2205 (with chrg_bchno), 2404, 2405 data."""
+
+    mdtrt_id: str
+    psn_no: str
+    ipt_otp_no: str = ""
+    chrg_bchno: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnosis:
+    diag_type: str = "1"
+    diag_srt_no: int = 1
+    diag_code: str = ""
+    diag_name: str = ""
+    maindiag_flag: str = "0"
+
+
+@dataclass(frozen=True, slots=True)
+class VisitInfo:
+    """2203 mdtrtinfo: what the doctor found, and the med_type of the visit."""
+
+    mdtrt_id: str
+    psn_no: str
+    med_type: str
+    begntime: datetime | None = None
+    main_cond_dscr: str = ""
+    dise_codg: str = ""
+    dise_name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """2401 mdtrtinfo."""
+
+    psn_no: str
+    insutype: str
+    mdtrt_cert_type: str
+    mdtrt_cert_no: str
+    med_type: str
+    ipt_no: str
+    begntime: datetime
+    atddr_no: str = ""
+    chfpdr_name: str = ""
+    adm_dept_codg: str = ""
+    adm_dept_name: str = ""
+    adm_bed: str = ""
+    dscg_maindiag_code: str = ""
+    dscg_maindiag_name: str = ""
+    dise_codg: str = ""
+    dise_name: str = ""
+    medrcdno: str = ""
+    adm_diag_dscr: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class AdmissionChange:
+    """2403 adminfo: fields that may change during a stay."""
+
+    mdtrt_id: str
+    psn_no: str
+    med_type: str = ""
+    begntime: datetime | None = None
+    adm_dept_codg: str = ""
+    adm_dept_name: str = ""
+    atddr_no: str = ""
+    chfpdr_name: str = ""
+    dise_codg: str = ""
+    dise_name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Discharge:
+    """2402 dscginfo."""
+
+    mdtrt_id: str
+    psn_no: str
+    endtime: datetime
+    insutype: str = ""
+    dise_codg: str = ""
+    dise_name: str = ""
+    dscg_way: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class FeeLineIn:
+    """One line of 2204/2301 feedetail (and of a 2101/2102 pharmacy purchase)."""
+
+    feedetl_sn: str
+    med_list_codg: str
+    det_item_fee_sumamt: Decimal
+    cnt: Decimal
+    pric: Decimal
+    fee_ocur_time: datetime
+    mdtrt_id: str = ""
+    psn_no: str = ""
+    chrg_bchno: str = ""
+    medins_list_codg: str = ""
+    dise_codg: str = ""
+    rxno: str = ""
+    rx_circ_flag: str = ""
+    sin_dos_dscr: str = ""
+    used_frqu_dscr: str = ""
+    prd_days: Decimal | None = None
+    medc_way_dscr: str = ""
+    bilg_dept_codg: str = ""
+    bilg_dept_name: str = ""
+    bilg_dr_codg: str = ""
+    bilg_dr_name: str = ""
+    hosp_appr_flag: str = ""
+    tcmdrug_used_way: str = ""
+    etip_flag: str = ""
+    dscg_tkdrug_flag: str = ""
+    matn_fee_flag: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class FeeLineCancel:
+    """2302 data[] item: cancel one inpatient line ("0000" cancels every unsettled one)."""
+
+    feedetl_sn: str
+    mdtrt_id: str
+    psn_no: str
+
+
+@dataclass(frozen=True, slots=True)
+class SettleIn:
+    """2206/2207 and 2303/2304 data."""
+
+    psn_no: str
+    mdtrt_id: str
+    medfee_sumamt: Decimal
+    insutype: str
+    mdtrt_cert_type: str = ""
+    mdtrt_cert_no: str = ""
+    med_type: str = ""
+    psn_setlway: str = "01"
+    chrg_bchno: str = ""
+    acct_used_flag: bool = True
+    mid_setl_flag: bool = False
+    invono: str = ""
+    fulamt_ownpay_amt: Decimal | None = None
+    overlmt_selfpay: Decimal | None = None
+    preselfpay_amt: Decimal | None = None
+    inscp_scp_amt: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PharmacyIn:
+    """2101/2102 data: a pharmacy purchase, fee lines in the same message."""
+
+    psn_no: str
+    mdtrt_cert_type: str
+    mdtrt_cert_no: str
+    insutype: str
+    medfee_sumamt: Decimal
+    begntime: datetime | None = None
+    med_type: str = "41"
+    psn_setlway: str = "01"
+    acct_used_flag: bool = True
+    invono: str = ""
+    ipt_otp_no: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Reverse:
+    """2208/2305/2103 data."""
+
+    setl_id: str
+    psn_no: str
+    mdtrt_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Correct:
+    """2601 data: undo whatever message ``omsgid`` did."""
+
+    psn_no: str
+    omsgid: str
+    oinfno: str
+
+
+@dataclass(frozen=True, slots=True)
+class TotalStatement:
+    """3201 data: the institution's own totals for a period, to be compared with ours."""
+
+    insutype: str
+    clr_type: str
+    setl_optins: str
+    stmt_begndate: date
+    stmt_enddate: date
+    medfee_sumamt: Decimal
+    fund_pay_sumamt: Decimal
+    acct_pay: Decimal
+    fixmedins_setl_cnt: int
+    refd_setl_flag: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ClearingApply:
+    """3203 data."""
+
+    clr_type: str
+    setlym: str
+    psntime: int
+    medfee_sumamt: Decimal
+    fund_appy_sum: Decimal
+    cash_payamt: Decimal
+    acct_pay: Decimal
+    begndate: date
+    enddate: date
+    clr_way: str = ""
+    med_sumfee: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ClearingCancel:
+    """3204 data."""
+
+    clr_appy_evt_id: str
+    clr_type: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RecordQuery:
+    """5201–5206 data: a person and, optionally, a visit, a settlement or a period."""
+
+    psn_no: str
+    mdtrt_id: str = ""
+    setl_id: str = ""
+    begntime: datetime | None = None
+    endtime: datetime | None = None
+    med_type: str = ""
+    cum_ym: str = ""

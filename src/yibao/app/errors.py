@@ -1,0 +1,13 @@
+"""Refusals of a use case: the field (as the interface names it) and why, never a stack trace."""
+
+from __future__ import annotations
+
+from yibao.domain.errors import DomainError
+
+
+class Refused(DomainError):
+    """A request the platform will not carry out as it stands; nothing has been written."""
+
+
+class NotFound(Refused):
+    """The thing a field points at does not exist (or is not the caller's)."""

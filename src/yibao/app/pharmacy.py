@@ -1,0 +1,64 @@
+"""Pharmacy purchases (定点药店购药, 2101/2102/2103): a visit, its lines and its settlement in one message."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+
+from yibao.app.commands import FeeLineIn, PharmacyIn
+from yibao.app.errors import Refused
+from yibao.app.ports import Store
+from yibao.app.records import Context, VisitRecord
+from yibao.app.settle import active_insurance, record, run_calculator, settlement_output
+from yibao.app.visits import caller, check_certificate, fee_line_record, known_person
+from yibao.domain.money import fen_to_yuan, yuan_to_fen
+
+
+def purchase(
+    store: Store, ctx: Context, cmd: PharmacyIn, feedetail: Sequence[FeeLineIn], *, commit: bool
+) -> tuple[dict[str, object], str | None]:
+    """2101 (commit False: nothing written) and 2102 (commit True)."""
+    inst = caller(store, ctx, hospital=False)
+    if not inst.is_pharmacy:
+        raise Refused("infno", f"{ctx.infno} 是药店购药交易，医疗机构不能办理")
+    if commit:
+        store.lock_person(cmd.psn_no)
+    person = known_person(store, cmd.psn_no, "input.data")
+    check_certificate(person, cmd.mdtrt_cert_type, cmd.mdtrt_cert_no, "input.data")
+    insurance = active_insurance(store, cmd.psn_no, cmd.insutype, "input.data")
+    if not feedetail:
+        raise Refused("input.feedetail", "费用明细不能为空")
+    visit = VisitRecord(
+        mdtrt_id=store.new_id("M", inst.admdvs),
+        psn_no=person.psn_no,
+        insutype=cmd.insutype,
+        fixmedins_code=inst.fixmedins_code,
+        med_type=cmd.med_type,
+        kind="pharmacy",
+        status="open",
+        ipt_otp_no=cmd.ipt_otp_no,
+        begntime=cmd.begntime or ctx.now,
+        endtime=None,
+        mdtrt_cert_type=cmd.mdtrt_cert_type,
+        mdtrt_cert_no=cmd.mdtrt_cert_no,
+        insuplc_admdvs=insurance.insuplc_admdvs,
+        mdtrtarea_admvs=inst.admdvs,
+    )
+    lines = []
+    for i, line in enumerate(feedetail):
+        node = f"input.feedetail[{i}]"
+        if any(other.feedetl_sn == line.feedetl_sn for other in feedetail[:i]):
+            raise Refused(f"{node}.feedetl_sn", f"{line.feedetl_sn} 重复")
+        lines.append(replace(fee_line_record(line, node), mdtrt_id=visit.mdtrt_id, psn_no=visit.psn_no))
+    total = sum(line.det_item_fee_sumamt for line in lines)
+    if yuan_to_fen(cmd.medfee_sumamt) != total:
+        raise Refused("input.data.medfee_sumamt", f"{cmd.medfee_sumamt} 与明细总额 {fen_to_yuan(total)} 不符")
+    if not commit:
+        c = run_calculator(store, ctx, visit, insurance, lines, cmd.med_type, cmd.acct_used_flag)
+        return settlement_output(c, None, ctx), None
+    store.insert_visit(visit, ctx.now)
+    for record_ in lines:
+        store.insert_fee_line(record_)
+    c = run_calculator(store, ctx, visit, insurance, lines, cmd.med_type, cmd.acct_used_flag)
+    setl_id = record(store, ctx, c, "pharmacy", mid_setl_flag=False)
+    return settlement_output(c, setl_id, ctx), setl_id

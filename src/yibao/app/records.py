@@ -1,0 +1,165 @@
+"""What the use cases read from and write to the store: plain records, amounts in fen."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+
+from yibao.domain.money import Fen
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """Who is calling and when: the envelope's facts that every use case needs."""
+
+    fixmedins_code: str
+    msgid: str
+    infno: str
+    now: datetime
+    """UTC."""
+    today: date
+    """The local (Asia/Shanghai) date: settlement dates and years are local."""
+    mdtrtarea_admvs: str = ""
+    opter: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class InstitutionRecord:
+    fixmedins_code: str
+    fixmedins_name: str
+    fixmedins_type: str
+    """1 医疗机构, 2 零售药店."""
+    hosp_lv: int
+    specialty: str
+    admdvs: str
+    status: str
+
+    @property
+    def is_pharmacy(self) -> bool:
+        return self.fixmedins_type == "2"
+
+
+@dataclass(frozen=True, slots=True)
+class PersonRecord:
+    psn_no: str
+    psn_cert_type: str
+    certno: str
+    psn_name: str
+    gend: str
+    brdy: date
+    naty: str
+    card_no: str | None = None
+    card_sn: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InsuranceRecord:
+    psn_no: str
+    insutype: str
+    psn_type: str
+    psn_insu_stas: str
+    insuplc_admdvs: str
+    psn_insu_date: date
+    paus_insu_date: date | None
+    cvlserv_flag: bool
+    emp_name: str
+    contrib_months: int
+
+
+@dataclass(frozen=True, slots=True)
+class IdentityRecord:
+    psn_no: str
+    psn_idet_type: str
+    begntime: date
+    endtime: date | None
+    memo: str = ""
+
+    def valid_on(self, day: date) -> bool:
+        return self.begntime <= day and (self.endtime is None or day <= self.endtime)
+
+
+@dataclass(frozen=True, slots=True)
+class VisitRecord:
+    mdtrt_id: str
+    psn_no: str
+    insutype: str
+    fixmedins_code: str
+    med_type: str
+    kind: str
+    """outpatient, inpatient or pharmacy."""
+    status: str
+    """open, discharged or cancelled."""
+    ipt_otp_no: str
+    begntime: datetime
+    endtime: datetime | None
+    mdtrt_cert_type: str
+    mdtrt_cert_no: str
+    insuplc_admdvs: str
+    mdtrtarea_admvs: str
+    dept_code: str = ""
+    dept_name: str = ""
+    atddr_no: str = ""
+    dr_name: str = ""
+    dise_codg: str = ""
+    dise_name: str = ""
+    flags: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class FeeLineRecord:
+    mdtrt_id: str
+    feedetl_sn: str
+    psn_no: str
+    chrg_bchno: str
+    med_list_codg: str
+    medins_list_codg: str
+    cnt: Decimal
+    pric: Decimal
+    det_item_fee_sumamt: Fen
+    fee_ocur_time: datetime
+    status: str
+    setl_id: str | None
+    body: str = "{}"
+
+
+@dataclass(frozen=True, slots=True)
+class SettlementRow:
+    """A stored settlement (or reversal, with revs_setl_id set and opposite amounts)."""
+
+    setl_id: str
+    mdtrt_id: str
+    psn_no: str
+    fixmedins_code: str
+    insutype: str
+    med_type: str
+    clr_type: str
+    insuplc_admdvs: str
+    mdtrtarea_admvs: str
+    setl_time: datetime
+    msgid: str
+    infno: str
+    mid_setl_flag: bool
+    revs_setl_id: str | None
+    policy_name: str
+    amounts: dict[str, Fen]
+    """setlinfo amounts by national field name."""
+    setl_proc_info: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class FundRowRecord:
+    setl_id: str
+    fund_pay_type: str
+    inscp_scp_amt: Fen
+    crt_payb_lmt_amt: Fen | None
+    fund_payamt: Fen
+    setl_proc_info: str
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedMessage:
+    infno: str
+    body_hash: str
+    response: str
+    ref: str | None

@@ -1,0 +1,296 @@
+"""Visits and fees: outpatient registration (2201–2205), admission and discharge (2401–2405),
+inpatient fee upload (2301/2302). None of these moves money; settlement does (settle.py)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, replace
+
+from yibao.app.commands import (
+    Admission,
+    AdmissionChange,
+    Discharge,
+    FeeLineCancel,
+    FeeLineIn,
+    Register,
+    VisitInfo,
+    VisitRef,
+)
+from yibao.app.errors import NotFound, Refused
+from yibao.app.ports import Store
+from yibao.app.records import Context, FeeLineRecord, InstitutionRecord, PersonRecord, VisitRecord
+from yibao.app.settle import active_insurance, own_visit
+from yibao.domain.claim import FeeLine, age_on
+from yibao.domain.classification import LineContext, classify_line
+from yibao.domain.money import FEN_PER_YUAN, fen_to_yuan, round_fen, yuan_to_fen
+from yibao.domain.settlement import line_output
+
+CANCEL_ALL = "0000"
+
+
+def caller(store: Store, ctx: Context, *, hospital: bool) -> InstitutionRecord:
+    """The calling institution, which must be in service (and a hospital, for visits)."""
+    inst = store.institution(ctx.fixmedins_code)
+    if inst is None:
+        raise NotFound("fixmedins_code", f"{ctx.fixmedins_code} 定点医药机构不存在")
+    if inst.status != "1":
+        raise Refused("fixmedins_code", f"{ctx.fixmedins_code} 定点资格已暂停")
+    if hospital and inst.is_pharmacy:
+        raise Refused("infno", f"零售药店不能办理 {ctx.infno} 交易")
+    return inst
+
+
+def known_person(store: Store, psn_no: str, node: str) -> PersonRecord:
+    person = store.person(psn_no)
+    if person is None:
+        raise NotFound(f"{node}.psn_no", f"{psn_no} 人员编号不存在")
+    return person
+
+
+def check_certificate(person: PersonRecord, cert_type: str, cert_no: str, node: str) -> None:
+    """The credential shown at the counter must belong to the person (02 ID card, 03 social security card)."""
+    if cert_type == "02" and cert_no and cert_no != person.certno:
+        raise Refused(f"{node}.mdtrt_cert_no", "身份证号与人员不符")
+    if cert_type == "03" and cert_no and cert_no != person.card_no:
+        raise Refused(f"{node}.mdtrt_cert_no", "社会保障卡号与人员不符")
+
+
+def open_visit(
+    store: Store,
+    ctx: Context,
+    inst: InstitutionRecord,
+    person: PersonRecord,
+    insutype: str,
+    node: str,
+    **fields: object,
+) -> VisitRecord:
+    insurance = active_insurance(store, person.psn_no, insutype, node)
+    visit = VisitRecord(
+        mdtrt_id=store.new_id("M", inst.admdvs),
+        psn_no=person.psn_no,
+        insutype=insutype,
+        fixmedins_code=inst.fixmedins_code,
+        status="open",
+        insuplc_admdvs=insurance.insuplc_admdvs,
+        mdtrtarea_admvs=inst.admdvs,
+        endtime=None,
+        **fields,  # type: ignore[arg-type]
+    )
+    store.insert_visit(visit, ctx.now)
+    return visit
+
+
+def register(store: Store, ctx: Context, cmd: Register) -> dict[str, object]:
+    """2201 门诊挂号."""
+    inst = caller(store, ctx, hospital=True)
+    person = known_person(store, cmd.psn_no, "input.data")
+    check_certificate(person, cmd.mdtrt_cert_type, cmd.mdtrt_cert_no, "input.data")
+    visit = open_visit(
+        store, ctx, inst, person, cmd.insutype, "input.data",
+        med_type=cmd.med_type, kind="outpatient", ipt_otp_no=cmd.ipt_otp_no, begntime=cmd.begntime,
+        mdtrt_cert_type=cmd.mdtrt_cert_type, mdtrt_cert_no=cmd.mdtrt_cert_no, dept_code=cmd.dept_code,
+        dept_name=cmd.dept_name, atddr_no=cmd.atddr_no, dr_name=cmd.dr_name,
+    )  # fmt: skip
+    return {"data": {"mdtrt_id": visit.mdtrt_id, "psn_no": visit.psn_no, "ipt_otp_no": visit.ipt_otp_no}}
+
+
+def ensure_nothing_settled(store: Store, visit: VisitRecord, node: str) -> None:
+    if store.has_live_settlement(visit.mdtrt_id):
+        raise Refused(f"{node}.mdtrt_id", f"{visit.mdtrt_id} 已有结算，请先撤销结算")
+
+
+def cancel_registration(store: Store, ctx: Context, cmd: VisitRef) -> dict[str, object]:
+    """2202 挂号撤销: only before any settlement; its unsettled lines go with it."""
+    visit = own_visit(store, ctx, cmd.mdtrt_id, cmd.psn_no, "outpatient")
+    if visit.status == "cancelled":
+        raise Refused("input.data.mdtrt_id", f"{visit.mdtrt_id} 已撤销")
+    ensure_nothing_settled(store, visit, "input.data")
+    store.cancel_lines(visit.mdtrt_id, None)
+    store.update_visit(replace(visit, status="cancelled"))
+    return {}
+
+
+def visit_info(store: Store, ctx: Context, cmd: VisitInfo, diseinfo: Sequence[dict[str, object]]) -> dict[str, object]:
+    """2203 就诊信息上传: med_type and diagnoses of an outpatient visit."""
+    visit = own_visit(store, ctx, cmd.mdtrt_id, cmd.psn_no, "outpatient")
+    if visit.status != "open":
+        raise Refused("input.mdtrtinfo.mdtrt_id", f"{visit.mdtrt_id} 不是有效就诊")
+    store.update_visit(replace(visit, med_type=cmd.med_type, dise_codg=cmd.dise_codg, dise_name=cmd.dise_name))
+    store.replace_diagnoses(visit.mdtrt_id, diseinfo)
+    return {}
+
+
+def admit(store: Store, ctx: Context, cmd: Admission, diseinfo: Sequence[dict[str, object]]) -> dict[str, object]:
+    """2401 入院办理."""
+    inst = caller(store, ctx, hospital=True)
+    person = known_person(store, cmd.psn_no, "input.mdtrtinfo")
+    check_certificate(person, cmd.mdtrt_cert_type, cmd.mdtrt_cert_no, "input.mdtrtinfo")
+    if not cmd.med_type.startswith("2") and not cmd.med_type.startswith("52"):
+        raise Refused("input.mdtrtinfo.med_type", f"{cmd.med_type} 不是住院类医疗类别")
+    if store.open_stay(cmd.psn_no, inst.fixmedins_code):
+        raise Refused("input.mdtrtinfo.psn_no", f"{cmd.psn_no} 在本机构已有未出院的住院登记")
+    visit = open_visit(
+        store, ctx, inst, person, cmd.insutype, "input.mdtrtinfo",
+        med_type=cmd.med_type, kind="inpatient", ipt_otp_no=cmd.ipt_no, begntime=cmd.begntime,
+        mdtrt_cert_type=cmd.mdtrt_cert_type, mdtrt_cert_no=cmd.mdtrt_cert_no, dept_code=cmd.adm_dept_codg,
+        dept_name=cmd.adm_dept_name, atddr_no=cmd.atddr_no, dr_name=cmd.chfpdr_name,
+        dise_codg=cmd.dise_codg or cmd.dscg_maindiag_code, dise_name=cmd.dise_name or cmd.dscg_maindiag_name,
+    )  # fmt: skip
+    store.replace_diagnoses(visit.mdtrt_id, diseinfo)
+    return {"result": {"mdtrt_id": visit.mdtrt_id, "psn_no": visit.psn_no, "ipt_otp_no": visit.ipt_otp_no}}
+
+
+def change_admission(store: Store, ctx: Context, cmd: AdmissionChange) -> dict[str, object]:
+    """2403 住院信息变更."""
+    visit = own_visit(store, ctx, cmd.mdtrt_id, cmd.psn_no, "inpatient")
+    if visit.status != "open":
+        raise Refused("input.adminfo.mdtrt_id", f"{visit.mdtrt_id} 不在院")
+    changes = {
+        "med_type": cmd.med_type,
+        "begntime": cmd.begntime,
+        "dept_code": cmd.adm_dept_codg,
+        "dept_name": cmd.adm_dept_name,
+        "atddr_no": cmd.atddr_no,
+        "dr_name": cmd.chfpdr_name,
+        "dise_codg": cmd.dise_codg,
+        "dise_name": cmd.dise_name,
+    }
+    store.update_visit(replace(visit, **{k: v for k, v in changes.items() if v}))  # type: ignore[arg-type]
+    return {}
+
+
+def discharge(store: Store, ctx: Context, cmd: Discharge, diseinfo: Sequence[dict[str, object]]) -> dict[str, object]:
+    """2402 出院办理."""
+    visit = own_visit(store, ctx, cmd.mdtrt_id, cmd.psn_no, "inpatient")
+    if visit.status != "open":
+        raise Refused("input.dscginfo.mdtrt_id", f"{visit.mdtrt_id} 不在院")
+    if cmd.endtime < visit.begntime:
+        raise Refused("input.dscginfo.endtime", "出院时间早于入院时间")
+    store.update_visit(
+        replace(
+            visit,
+            status="discharged",
+            endtime=cmd.endtime,
+            dise_codg=cmd.dise_codg or visit.dise_codg,
+            dise_name=cmd.dise_name or visit.dise_name,
+        )
+    )
+    if diseinfo:
+        store.replace_diagnoses(visit.mdtrt_id, diseinfo)
+    return {}
+
+
+def cancel_admission(store: Store, ctx: Context, cmd: VisitRef) -> dict[str, object]:
+    """2404 入院撤销: only with no settlement and no fee lines left."""
+    visit = own_visit(store, ctx, cmd.mdtrt_id, cmd.psn_no, "inpatient")
+    if visit.status != "open":
+        raise Refused("input.data.mdtrt_id", f"{visit.mdtrt_id} 不在院，不能撤销入院")
+    ensure_nothing_settled(store, visit, "input.data")
+    if store.unsettled_lines(visit.mdtrt_id, None):
+        raise Refused("input.data.mdtrt_id", f"{visit.mdtrt_id} 还有费用明细，请先撤销明细(2302)")
+    store.update_visit(replace(visit, status="cancelled"))
+    return {}
+
+
+def undo_discharge(store: Store, ctx: Context, cmd: VisitRef) -> dict[str, object]:
+    """2405 出院撤销: back in hospital, unless the stay is already finally settled."""
+    visit = own_visit(store, ctx, cmd.mdtrt_id, cmd.psn_no, "inpatient")
+    if visit.status != "discharged":
+        raise Refused("input.data.mdtrt_id", f"{visit.mdtrt_id} 未出院")
+    if store.has_live_settlement(visit.mdtrt_id, final_only=True):
+        raise Refused("input.data.mdtrt_id", f"{visit.mdtrt_id} 已出院结算，请先撤销结算(2305)")
+    store.update_visit(replace(visit, status="open", endtime=None))
+    return {}
+
+
+def upload_fees(store: Store, ctx: Context, lines: Sequence[FeeLineIn], kind: str) -> dict[str, object]:
+    """2204/2301 费用明细上传: store the lines and answer how each one is classified."""
+    if not lines:
+        raise Refused("input.feedetail", "费用明细不能为空")
+    visits: dict[str, VisitRecord] = {}
+    results = []
+    seen: set[tuple[str, str]] = set()
+    for i, line in enumerate(lines):
+        node = f"input.feedetail[{i}]"
+        if not line.mdtrt_id:
+            raise Refused(f"{node}.mdtrt_id", "不能为空")
+        visit = visits.get(line.mdtrt_id) or own_visit(store, ctx, line.mdtrt_id, line.psn_no, kind)
+        visits[visit.mdtrt_id] = visit
+        if visit.status != "open":
+            raise Refused(f"{node}.mdtrt_id", f"{visit.mdtrt_id} 不是有效就诊，不能上传明细")
+        if line.psn_no != visit.psn_no:
+            raise Refused(f"{node}.psn_no", f"{line.psn_no} 与就诊人员不符")
+        if (visit.mdtrt_id, line.feedetl_sn) in seen or store.line_exists(visit.mdtrt_id, line.feedetl_sn):
+            raise Refused(f"{node}.feedetl_sn", f"{line.feedetl_sn} 在就诊 {visit.mdtrt_id} 中重复")
+        seen.add((visit.mdtrt_id, line.feedetl_sn))
+        record = fee_line_record(line, node)
+        store.insert_fee_line(record)
+        results.append(classify_uploaded(store, ctx, visit, record, node))
+    return {"result": results}
+
+
+def fee_line_record(line: FeeLineIn, node: str) -> FeeLineRecord:
+    if line.cnt <= 0:
+        raise Refused(f"{node}.cnt", "数量必须大于0")
+    if line.pric < 0:
+        raise Refused(f"{node}.pric", "单价不能为负")
+    total = yuan_to_fen(line.det_item_fee_sumamt)
+    if abs(total - round_fen(line.pric * line.cnt * FEN_PER_YUAN)) > 1:
+        raise Refused(f"{node}.det_item_fee_sumamt", f"{line.det_item_fee_sumamt} 不等于单价×数量")
+    extra = {k: v for k, v in asdict(line).items() if v not in ("", None) and k not in FeeLineRecord.__slots__}
+    return FeeLineRecord(
+        mdtrt_id=line.mdtrt_id,
+        feedetl_sn=line.feedetl_sn,
+        psn_no=line.psn_no,
+        chrg_bchno=line.chrg_bchno,
+        med_list_codg=line.med_list_codg,
+        medins_list_codg=line.medins_list_codg,
+        cnt=line.cnt,
+        pric=line.pric,
+        det_item_fee_sumamt=total,
+        fee_ocur_time=line.fee_ocur_time,
+        status="uploaded",
+        setl_id=None,
+        body=json.dumps(extra, ensure_ascii=False, default=str),
+    )
+
+
+def classify_uploaded(
+    store: Store, ctx: Context, visit: VisitRecord, line: FeeLineRecord, node: str
+) -> dict[str, object]:
+    """How a line will be classified at settlement (就医地目录), as 2204/2301 answer it."""
+    person = store.person(visit.psn_no)
+    inst = store.institution(visit.fixmedins_code)
+    assert person is not None and inst is not None
+    lctx = LineContext(visit.mdtrtarea_admvs, ctx.today, person.gend, age_on(person.brdy, ctx.today),
+                       inst.hosp_lv, visit.med_type)  # fmt: skip
+    catalog = store.catalog(visit.mdtrtarea_admvs)
+    fee = FeeLine(line.feedetl_sn, line.med_list_codg, line.cnt, line.pric, fen_to_yuan(line.det_item_fee_sumamt))
+    return line_output(classify_line(fee, catalog.get(line.med_list_codg), lctx, node))
+
+
+def cancel_fees(store: Store, ctx: Context, mdtrt_id: str, psn_no: str, kind: str, sns: Sequence[str] | None,
+                chrg_bchno: str | None, node: str) -> dict[str, object]:  # fmt: skip
+    """2205/2302 明细撤销: only unsettled lines; "0000" means all of them."""
+    visit = own_visit(store, ctx, mdtrt_id, psn_no, kind)
+    if visit.status == "cancelled":
+        raise Refused(f"{node}.mdtrt_id", f"{mdtrt_id} 已撤销")
+    if sns is not None:
+        for sn in sns:
+            if not any(line.feedetl_sn == sn for line in store.unsettled_lines(mdtrt_id, None)):
+                raise Refused(f"{node}.feedetl_sn", f"{sn} 不存在或已结算")
+        store.cancel_lines(mdtrt_id, None, sns)
+    else:
+        store.cancel_lines(mdtrt_id, chrg_bchno)
+    return {}
+
+
+def cancel_inpatient_fees(store: Store, ctx: Context, items: Sequence[FeeLineCancel]) -> dict[str, object]:
+    """2302: items of (mdtrt_id, feedetl_sn); feedetl_sn "0000" cancels every unsettled line of the stay."""
+    if not items:
+        raise Refused("input.data", "不能为空")
+    for item in items:
+        sns = None if item.feedetl_sn == CANCEL_ALL else [item.feedetl_sn]
+        cancel_fees(store, ctx, item.mdtrt_id, item.psn_no, "inpatient", sns, None, "input.data")
+    return {}

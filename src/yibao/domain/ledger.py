@@ -1,0 +1,139 @@
+"""The fund ledger (基金账务): accounts and immutable, balanced transfers.
+
+Modelled on TigerBeetle: an account keeps cumulative debits and credits; a transfer moves a
+positive amount from one account (debit) to another (credit) and is never changed — a correction
+is a new transfer. A posting is the set of transfers one business event makes; they are written
+together or not at all. Because every transfer debits and credits the same amount, money is never
+created or destroyed: the sum of all balances is always zero.
+
+Account codes say what an account is:
+
+    fund:<admdvs>:<fund_pay_type>   a pooled fund of a region (统筹, 大病, 救助 ...)
+    acct:<psn_no>                   a person's personal account (个人账户), owed to the person
+    payable:<fixmedins_code>        what the funds owe an institution for its settlements
+    opening:<kind>                  the other side of balances brought in from a legacy system
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from yibao.domain.errors import DomainError
+from yibao.domain.money import Fen
+
+
+class Code:
+    """Why a transfer was made (the transfer's ``code``)."""
+
+    SETTLEMENT = "settlement"
+    REVERSAL = "reversal"
+    OPENING = "opening"
+
+
+def fund_account(admdvs: str, fund_pay_type: str) -> str:
+    return f"fund:{admdvs}:{fund_pay_type}"
+
+
+def personal_account(psn_no: str) -> str:
+    return f"acct:{psn_no}"
+
+
+def payable_account(fixmedins_code: str) -> str:
+    return f"payable:{fixmedins_code}"
+
+
+def opening_account(kind: str) -> str:
+    return f"opening:{kind}"
+
+
+@dataclass(frozen=True, slots=True)
+class Transfer:
+    debit: str
+    credit: str
+    amount: Fen
+    code: str
+
+    def __post_init__(self) -> None:
+        if self.amount <= 0:
+            raise DomainError("amount", f"转账金额必须为正: {self.amount}")
+        if self.debit == self.credit:
+            raise DomainError("credit", f"借贷不能是同一账户 {self.debit}")
+
+
+def settlement_posting(
+    insuplc_admdvs: str,
+    psn_no: str,
+    fixmedins_code: str,
+    fund_payments: Iterable[tuple[str, Fen]],
+    acct_pay: Fen,
+) -> list[Transfer]:
+    """Each fund's payment and the personal account's payment become payable to the institution.
+
+    Funds belong to the insured region (参保地): it is their money that the settlement spends.
+    Negative amounts (a settlement that gives money back) move the other way.
+    """
+    payable = payable_account(fixmedins_code)
+    moves = [(fund_account(insuplc_admdvs, fund), amount) for fund, amount in fund_payments]
+    moves.append((personal_account(psn_no), acct_pay))
+    transfers = []
+    for source, amount in moves:
+        if amount > 0:
+            transfers.append(Transfer(source, payable, amount, Code.SETTLEMENT))
+        elif amount < 0:
+            transfers.append(Transfer(payable, source, -amount, Code.SETTLEMENT))
+    return transfers
+
+
+def reversal_of(transfers: Sequence[Transfer]) -> list[Transfer]:
+    """The exact opposite posting: every transfer back the other way, in reverse order."""
+    return [Transfer(t.credit, t.debit, t.amount, Code.REVERSAL) for t in reversed(transfers)]
+
+
+def balances(transfers: Iterable[Transfer]) -> dict[str, Fen]:
+    """Net balance (debits − credits) of every account the transfers touch."""
+    net: dict[str, Fen] = {}
+    for t in transfers:
+        net[t.debit] = net.get(t.debit, 0) + t.amount
+        net[t.credit] = net.get(t.credit, 0) - t.amount
+    return net
+
+
+def credit_balance(debits: Fen, credits: Fen) -> Fen:
+    """What a liability account (a personal account, a payable) holds: credits − debits."""
+    return credits - debits
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerFacts:
+    """What the ledger holds and what the settlements say it should hold, for `check_ledger`."""
+
+    accounts: dict[str, tuple[Fen, Fen]]
+    """Each account's stored cumulative (debits, credits)."""
+    transfer_totals: dict[str, tuple[Fen, Fen]]
+    """(debits, credits) of each account summed over its transfers."""
+    settlement_net: dict[str, Fen]
+    """Net debits − credits of each account over settlement and reversal transfers only."""
+    expected_net: dict[str, Fen]
+    """The same, as the settlements' own amounts say: a fund +its payments, a personal account
+    +acct_pay, an institution's payable −(fund_pay_sumamt + acct_pay)."""
+    bad_transfers: list[str]
+    """Transfers that are not a positive amount between two different accounts."""
+
+
+def check_ledger(facts: LedgerFacts) -> list[str]:
+    """Every difference between the ledger and itself or the settlements; empty means all is well."""
+    problems = list(facts.bad_transfers)
+    for code in sorted(set(facts.accounts) | set(facts.transfer_totals)):
+        stored = facts.accounts.get(code, (0, 0))
+        summed = facts.transfer_totals.get(code, (0, 0))
+        if stored != summed:
+            problems.append(f"{code}: 账户累计 借{stored[0]} 贷{stored[1]} ≠ 转账合计 借{summed[0]} 贷{summed[1]}")
+    total = sum(d - c for d, c in facts.transfer_totals.values())
+    if total != 0:
+        problems.append(f"全部账户借贷差额 {total} ≠ 0")
+    for code in sorted(set(facts.settlement_net) | set(facts.expected_net)):
+        posted, expected = facts.settlement_net.get(code, 0), facts.expected_net.get(code, 0)
+        if posted != expected:
+            problems.append(f"{code}: 结算记账净额 {posted} ≠ 结算记录 {expected}")
+    return problems

@@ -1,0 +1,1 @@
+"""Simulation: HIS clients that talk to yibao as a hospital does (and, later, the synthetic city)."""

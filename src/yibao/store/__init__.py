@@ -1,0 +1,1 @@
+"""Storage: SQLAlchemy 2 Core tables, the store behind the use cases, Alembic migrations."""

@@ -1,0 +1,661 @@
+"""The Store over SQLAlchemy Core: one SqlStore per database transaction."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import fields
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, and_, case, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from yibao.app.commands import ClearingApply, TotalStatement
+from yibao.app.ports import Totals
+from yibao.app.records import (
+    FeeLineRecord,
+    FundRowRecord,
+    IdentityRecord,
+    InstitutionRecord,
+    InsuranceRecord,
+    LoggedMessage,
+    PersonRecord,
+    SettlementRow,
+    VisitRecord,
+)
+from yibao.domain.catalog import EMPTY_CATALOG, Catalog
+from yibao.domain.classification import LineResult
+from yibao.domain.codes import FundPayType
+from yibao.domain.ledger import (
+    Code,
+    LedgerFacts,
+    Transfer,
+    credit_balance,
+    fund_account,
+    payable_account,
+    personal_account,
+)
+from yibao.domain.money import Fen, fen_to_yuan, yuan_to_fen
+from yibao.domain.policy import Policy
+from yibao.files import catalog_item_from_data, policy_from_json
+from yibao.store import tables as t
+
+AMOUNTS = [c.name for c in t.settlement.columns if c.type.__class__.__name__ == "BigInteger"]
+_counter = itertools.count(int.from_bytes(os.urandom(2), "big"))
+
+
+class DuplicateMessage(Exception):
+    """Another transaction logged the same (fixmedins_code, msgid) first."""
+
+
+class ConfigCache:
+    """Policies and catalogues parsed once per process, reloaded when a load bumps the stamp.
+
+    The stamp is read at most once a second, so a settlement does not pay for it.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._version: int | None = None
+        self._checked = 0.0
+        self.policies: list[Policy] = []
+        self.catalogs: dict[str, Catalog] = {}
+
+    def refresh(self, conn: Connection) -> None:
+        now = time.monotonic()
+        if now - self._checked < 1.0 and self._version is not None:
+            return
+        version = conn.execute(select(t.config_stamp.c.version).where(t.config_stamp.c.name == "config")).scalar()
+        with self._lock:
+            self._checked = now
+            if version == self._version and self._version is not None:
+                return
+            self.policies = [
+                policy_from_json(body, f"policy_version {vid}")
+                for vid, body in conn.execute(select(t.policy_version.c.id, t.policy_version.c.body))
+            ]
+            items: dict[str, dict[str, Any]] = {}
+            versions: dict[str, str] = {}
+            for admdvs, version_name, body in conn.execute(
+                select(t.catalog_item.c.admdvs, t.catalog_item.c.version, t.catalog_item.c.body)
+            ):
+                item = catalog_item_from_data(json.loads(body))
+                items.setdefault(admdvs, {})[item.med_list_codg] = item
+                versions[admdvs] = version_name
+            self.catalogs = {a: Catalog(a, versions[a], entries) for a, entries in items.items()}
+            self._version = version
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self._version = None
+
+
+class SqlStore:
+    def __init__(self, conn: Connection, cache: ConfigCache) -> None:
+        self.conn = conn
+        self.cache = cache
+        self.postgres = conn.dialect.name == "postgresql"
+
+    # ---------------------------------------------------------------- identifiers and locks
+
+    def new_id(self, prefix: str, admdvs: str) -> str:
+        """admdvs(6) + prefix + UTC time to the second + process and sequence digits: 29 characters."""
+        seq = next(_counter) % 100_000
+        return (
+            f"{admdvs[:6]:0<6}{prefix}{time.strftime('%Y%m%d%H%M%S', time.gmtime())}{os.getpid() % 1000:03d}{seq:05d}"
+        )
+
+    def lock_person(self, psn_no: str) -> None:
+        # SQLite: BEGIN IMMEDIATE already holds the database's write lock for this transaction.
+        if self.postgres:
+            self.conn.execute(select(t.person.c.psn_no).where(t.person.c.psn_no == psn_no).with_for_update())
+
+    # ---------------------------------------------------------------- registry and configuration
+
+    def person(self, psn_no: str) -> PersonRecord | None:
+        row = self.conn.execute(select(t.person).where(t.person.c.psn_no == psn_no)).first()
+        return PersonRecord(**row._mapping) if row else None
+
+    def person_by_certno(self, certno: str) -> PersonRecord | None:
+        row = self.conn.execute(select(t.person).where(t.person.c.certno == certno)).first()
+        return PersonRecord(**row._mapping) if row else None
+
+    def person_by_card(self, card_no: str) -> PersonRecord | None:
+        row = self.conn.execute(select(t.person).where(t.person.c.card_no == card_no)).first()
+        return PersonRecord(**row._mapping) if row else None
+
+    def insurance(self, psn_no: str, insutype: str) -> InsuranceRecord | None:
+        row = self.conn.execute(
+            select(t.insurance).where(t.insurance.c.psn_no == psn_no, t.insurance.c.insutype == insutype)
+        ).first()
+        return InsuranceRecord(**row._mapping) if row else None
+
+    def insurances(self, psn_no: str) -> list[InsuranceRecord]:
+        rows = self.conn.execute(
+            select(t.insurance).where(t.insurance.c.psn_no == psn_no).order_by(t.insurance.c.insutype)
+        )
+        return [InsuranceRecord(**r._mapping) for r in rows]
+
+    def identities(self, psn_no: str) -> list[IdentityRecord]:
+        rows = self.conn.execute(select(t.identity).where(t.identity.c.psn_no == psn_no))
+        return [IdentityRecord(**r._mapping) for r in rows]
+
+    def institution(self, fixmedins_code: str) -> InstitutionRecord | None:
+        row = self.conn.execute(select(t.institution).where(t.institution.c.fixmedins_code == fixmedins_code)).first()
+        return InstitutionRecord(**row._mapping) if row else None
+
+    def institutions(self, code: str, name: str, kind: str) -> list[InstitutionRecord]:
+        q = select(t.institution).order_by(t.institution.c.fixmedins_code).limit(100)
+        if code:
+            q = q.where(t.institution.c.fixmedins_code == code)
+        if name:
+            q = q.where(t.institution.c.fixmedins_name.contains(name))
+        if kind:
+            q = q.where(t.institution.c.fixmedins_type == kind)
+        return [InstitutionRecord(**r._mapping) for r in self.conn.execute(q)]
+
+    def policies(self) -> Sequence[Policy]:
+        self.cache.refresh(self.conn)
+        return self.cache.policies
+
+    def catalog(self, admdvs: str) -> Catalog:
+        self.cache.refresh(self.conn)
+        return self.cache.catalogs.get(admdvs, EMPTY_CATALOG)
+
+    # ---------------------------------------------------------------- sign-in and message log
+
+    def insert_sign_in(
+        self, sign_no: str, fixmedins_code: str, opter_no: str, mac: str, ip: str, now: datetime
+    ) -> None:
+        self.conn.execute(
+            insert(t.sign_in).values(
+                sign_no=sign_no,
+                fixmedins_code=fixmedins_code,
+                opter_no=opter_no,
+                mac=mac,
+                ip=ip,
+                sign_time=now,
+            )
+        )
+
+    def sign_out(self, sign_no: str, fixmedins_code: str, now: datetime) -> bool:
+        result = self.conn.execute(
+            update(t.sign_in)
+            .where(
+                t.sign_in.c.sign_no == sign_no,
+                t.sign_in.c.fixmedins_code == fixmedins_code,
+                t.sign_in.c.signout_time.is_(None),
+            )
+            .values(signout_time=now)
+        )
+        return result.rowcount == 1
+
+    def logged(self, fixmedins_code: str, msgid: str) -> LoggedMessage | None:
+        m = t.message_log.c
+        row = self.conn.execute(
+            select(m.infno, m.body_hash, m.response, m.ref).where(m.fixmedins_code == fixmedins_code, m.msgid == msgid)
+        ).first()
+        return LoggedMessage(*row) if row else None
+
+    def log_message(self, fixmedins_code: str, msgid: str, message: LoggedMessage, now: datetime) -> None:
+        try:
+            with self.conn.begin_nested():
+                self.conn.execute(
+                    insert(t.message_log).values(
+                        fixmedins_code=fixmedins_code,
+                        msgid=msgid,
+                        infno=message.infno,
+                        body_hash=message.body_hash,
+                        response=message.response,
+                        ref=message.ref,
+                        created_at=now,
+                    )
+                )
+        except IntegrityError:
+            raise DuplicateMessage(msgid) from None
+
+    # ---------------------------------------------------------------- visits and fee lines
+
+    def visit(self, mdtrt_id: str) -> VisitRecord | None:
+        row = self.conn.execute(select(t.visit).where(t.visit.c.mdtrt_id == mdtrt_id)).first()
+        return visit_record(row._mapping) if row else None
+
+    def insert_visit(self, visit: VisitRecord, now: datetime) -> None:
+        self.conn.execute(insert(t.visit).values(**visit_values(visit), created_at=now))
+
+    def update_visit(self, visit: VisitRecord) -> None:
+        self.conn.execute(update(t.visit).where(t.visit.c.mdtrt_id == visit.mdtrt_id).values(**visit_values(visit)))
+
+    def open_stay(self, psn_no: str, fixmedins_code: str) -> bool:
+        v = t.visit.c
+        q = select(v.mdtrt_id).where(
+            v.psn_no == psn_no, v.fixmedins_code == fixmedins_code, v.kind == "inpatient", v.status == "open"
+        )
+        return self.conn.execute(q.limit(1)).first() is not None
+
+    def admission_seq(self, visit: VisitRecord) -> int:
+        v = t.visit.c
+        year_start = visit.begntime.replace(month=1, day=1, hour=0, minute=0, second=0, microsecond=0)
+        q = select(func.count()).where(
+            v.psn_no == visit.psn_no,
+            v.kind == "inpatient",
+            v.status != "cancelled",
+            v.begntime >= year_start,
+            v.begntime <= visit.begntime,
+        )
+        return max(1, int(self.conn.execute(q).scalar_one()))
+
+    def visits_of(
+        self,
+        psn_no: str,
+        fixmedins_code: str,
+        begin: datetime | None,
+        end: datetime | None,
+        med_type: str | None,
+    ) -> list[VisitRecord]:
+        v = t.visit.c
+        q = select(t.visit).where(v.psn_no == psn_no, v.fixmedins_code == fixmedins_code).order_by(v.begntime)
+        if begin:
+            q = q.where(v.begntime >= begin)
+        if end:
+            q = q.where(v.begntime <= end)
+        if med_type:
+            q = q.where(v.med_type == med_type)
+        return [visit_record(r._mapping) for r in self.conn.execute(q.limit(500))]
+
+    def replace_diagnoses(self, mdtrt_id: str, diseinfo: Sequence[dict[str, object]]) -> None:
+        self.conn.execute(t.diagnosis.delete().where(t.diagnosis.c.mdtrt_id == mdtrt_id))
+        rows = [
+            {
+                "mdtrt_id": mdtrt_id,
+                "diag_srt_no": int(str(d.get("diag_srt_no") or i + 1)),
+                "diag_type": str(d.get("diag_type") or "1"),
+                "diag_code": str(d.get("diag_code") or ""),
+                "diag_name": str(d.get("diag_name") or ""),
+                "maindiag_flag": str(d.get("maindiag_flag") or "0"),
+            }
+            for i, d in enumerate(diseinfo)
+        ]
+        if rows:
+            self.conn.execute(insert(t.diagnosis), rows)
+
+    def diagnoses(self, mdtrt_id: str) -> list[dict[str, object]]:
+        rows = self.conn.execute(
+            select(t.diagnosis).where(t.diagnosis.c.mdtrt_id == mdtrt_id).order_by(t.diagnosis.c.diag_srt_no)
+        )
+        return [dict(r._mapping) for r in rows]
+
+    def line_exists(self, mdtrt_id: str, feedetl_sn: str) -> bool:
+        f = t.fee_line.c
+        row = self.conn.execute(
+            select(f.status).where(f.mdtrt_id == mdtrt_id, f.feedetl_sn == feedetl_sn, f.status != "cancelled")
+        ).first()
+        return row is not None
+
+    def insert_fee_line(self, line: FeeLineRecord) -> None:
+        values = {f.name: getattr(line, f.name) for f in fields(FeeLineRecord)}
+        values["cnt"], values["pric"] = str(line.cnt), str(line.pric)
+        self.conn.execute(insert(t.fee_line).values(**values))
+
+    def unsettled_lines(self, mdtrt_id: str, chrg_bchno: str | None) -> list[FeeLineRecord]:
+        f = t.fee_line.c
+        q = select(t.fee_line).where(f.mdtrt_id == mdtrt_id, f.status == "uploaded", f.setl_id.is_(None))
+        if chrg_bchno is not None:
+            q = q.where(f.chrg_bchno == chrg_bchno)
+        return [fee_line_record(r._mapping) for r in self.conn.execute(q.order_by(f.fee_ocur_time, f.feedetl_sn))]
+
+    def cancel_lines(self, mdtrt_id: str, chrg_bchno: str | None, sns: Sequence[str] | None = None) -> None:
+        f = t.fee_line.c
+        q = update(t.fee_line).where(f.mdtrt_id == mdtrt_id, f.status == "uploaded", f.setl_id.is_(None))
+        if chrg_bchno is not None:
+            q = q.where(f.chrg_bchno == chrg_bchno)
+        if sns is not None:
+            q = q.where(f.feedetl_sn.in_(list(sns)))
+        self.conn.execute(q.values(status="cancelled"))
+
+    def mark_lines_settled(self, mdtrt_id: str, sns: Sequence[str], setl_id: str) -> None:
+        f = t.fee_line.c
+        self.conn.execute(
+            update(t.fee_line)
+            .where(f.mdtrt_id == mdtrt_id, f.feedetl_sn.in_(list(sns)), f.status == "uploaded")
+            .values(setl_id=setl_id)
+        )
+
+    def unmark_lines(self, setl_id: str) -> None:
+        self.conn.execute(update(t.fee_line).where(t.fee_line.c.setl_id == setl_id).values(setl_id=None))
+
+    def fee_lines_of(self, mdtrt_id: str) -> list[dict[str, object]]:
+        f, s = t.fee_line.c, t.setl_line.c
+        q = (
+            select(
+                t.fee_line,
+                s.fulamt_ownpay_amt,
+                s.overlmt_amt,
+                s.preselfpay_amt,
+                s.inscp_scp_amt,
+                s.chrgitm_lv,
+            )
+            .select_from(t.fee_line.outerjoin(t.setl_line, and_(s.setl_id == f.setl_id, s.feedetl_sn == f.feedetl_sn)))
+            .where(f.mdtrt_id == mdtrt_id)
+            .order_by(f.feedetl_sn, f.id)
+        )
+        out = []
+        for r in self.conn.execute(q):
+            m = r._mapping
+            row: dict[str, object] = {
+                "feedetl_sn": m["feedetl_sn"],
+                "mdtrt_id": m["mdtrt_id"],
+                "psn_no": m["psn_no"],
+                "med_list_codg": m["med_list_codg"],
+                "medins_list_codg": m["medins_list_codg"],
+                "cnt": Decimal(m["cnt"]),
+                "pric": Decimal(m["pric"]),
+                "det_item_fee_sumamt": fen_to_yuan(m["det_item_fee_sumamt"]),
+                "fee_ocur_time": m["fee_ocur_time"],
+                "chrg_bchno": m["chrg_bchno"],
+                "vali_flag": "0" if m["status"] == "cancelled" else "1",
+                "setl_id": m["setl_id"],
+            }
+            if m["setl_id"] is not None and m["chrgitm_lv"] is not None:
+                for name in ("fulamt_ownpay_amt", "overlmt_amt", "preselfpay_amt", "inscp_scp_amt"):
+                    row[name] = fen_to_yuan(m[name])
+                row["chrgitm_lv"] = m["chrgitm_lv"]
+            out.append(row)
+        return out
+
+    # ---------------------------------------------------------------- settlements and counters
+
+    def insert_settlement(
+        self,
+        row: SettlementRow,
+        details: Sequence[FundRowRecord],
+        lines: Sequence[LineResult],
+        counter_deltas: dict[tuple[str, str], Fen],
+    ) -> None:
+        values = {f.name: getattr(row, f.name) for f in fields(SettlementRow) if f.name != "amounts"}
+        self.conn.execute(insert(t.settlement).values(**values, **row.amounts))
+        if details:
+            self.conn.execute(
+                insert(t.setl_detail),
+                [{f.name: getattr(d, f.name) for f in fields(FundRowRecord)} for d in details],
+            )
+        if lines:
+            self.conn.execute(
+                insert(t.setl_line),
+                [
+                    {
+                        "setl_id": row.setl_id,
+                        "feedetl_sn": line.feedetl_sn,
+                        "med_list_codg": line.med_list_codg,
+                        "chrgitm_lv": line.chrgitm_lv,
+                        "pric_uplmt_amt": None if line.pric_uplmt_amt is None else str(line.pric_uplmt_amt),
+                        "selfpay_prop": str(line.selfpay_prop),
+                        "det_item_fee_sumamt": line.det_item_fee_sumamt,
+                        "fulamt_ownpay_amt": line.fulamt_ownpay_amt,
+                        "overlmt_amt": line.overlmt_amt,
+                        "preselfpay_amt": line.preselfpay_amt,
+                        "inscp_scp_amt": line.inscp_scp_amt,
+                        "memo": line.memo[:200],
+                    }
+                    for line in lines
+                ],
+            )
+        if counter_deltas:
+            self.conn.execute(
+                insert(t.counter_delta),
+                [
+                    {
+                        "psn_no": row.psn_no,
+                        "insutype": row.insutype,
+                        "period": period,
+                        "key": key,
+                        "delta": delta,
+                        "setl_id": row.setl_id,
+                    }
+                    for (key, period), delta in counter_deltas.items()
+                ],
+            )
+
+    def settlement(self, setl_id: str) -> SettlementRow | None:
+        row = self.conn.execute(select(t.settlement).where(t.settlement.c.setl_id == setl_id)).first()
+        if row is None:
+            return None
+        m = dict(row._mapping)
+        amounts = {name: m.pop(name) for name in AMOUNTS}
+        return SettlementRow(**m, amounts=amounts)
+
+    def reversal_of(self, setl_id: str) -> str | None:
+        s = t.settlement.c
+        return self.conn.execute(select(s.setl_id).where(s.revs_setl_id == setl_id)).scalar()
+
+    def has_live_settlement(self, mdtrt_id: str, final_only: bool = False) -> bool:
+        s = t.settlement.c
+        reversed_ids = select(s.revs_setl_id).where(s.mdtrt_id == mdtrt_id, s.revs_setl_id.is_not(None))
+        q = select(s.setl_id).where(s.mdtrt_id == mdtrt_id, s.revs_setl_id.is_(None), s.setl_id.not_in(reversed_ids))
+        if final_only:
+            q = q.where(s.mid_setl_flag.is_(False))
+        return self.conn.execute(q.limit(1)).first() is not None
+
+    def fund_rows(self, setl_id: str) -> list[FundRowRecord]:
+        rows = self.conn.execute(select(t.setl_detail).where(t.setl_detail.c.setl_id == setl_id))
+        return [FundRowRecord(**r._mapping) for r in rows]
+
+    def visit_deductible_paid(self, mdtrt_id: str) -> Fen:
+        s = t.settlement.c
+        q = select(func.coalesce(func.sum(s.act_pay_dedc), 0)).where(s.mdtrt_id == mdtrt_id)
+        return int(self.conn.execute(q).scalar_one())
+
+    def counters(self, psn_no: str, insutype: str, periods: Iterable[str]) -> dict[tuple[str, str], Fen]:
+        c = t.counter_delta.c
+        q = (
+            select(c.key, c.period, func.sum(c.delta))
+            .where(c.psn_no == psn_no, c.insutype == insutype, c.period.in_(list(periods)))
+            .group_by(c.key, c.period)
+        )
+        return {(key, period): int(total) for key, period, total in self.conn.execute(q)}
+
+    def counter_deltas_of(self, setl_id: str) -> dict[tuple[str, str], Fen]:
+        c = t.counter_delta.c
+        rows = self.conn.execute(select(c.key, c.period, c.delta).where(c.setl_id == setl_id))
+        return {(key, period): int(delta) for key, period, delta in rows}
+
+    def counter_totals(self, psn_no: str, year: str) -> list[tuple[str, str, str, Fen]]:
+        c = t.counter_delta.c
+        q = (
+            select(c.insutype, c.period, c.key, func.sum(c.delta))
+            .where(c.psn_no == psn_no, c.period.startswith(year))
+            .group_by(c.insutype, c.period, c.key)
+            .order_by(c.insutype, c.period, c.key)
+        )
+        return [(i, p, k, int(total)) for i, p, k, total in self.conn.execute(q)]
+
+    def totals(
+        self, fixmedins_code: str, insutype: str | None, clr_type: str, begin: datetime, end: datetime
+    ) -> Totals:
+        s = t.settlement.c
+        q = select(
+            func.coalesce(func.sum(s.medfee_sumamt), 0),
+            func.coalesce(func.sum(s.fund_pay_sumamt), 0),
+            func.coalesce(func.sum(s.acct_pay), 0),
+            func.coalesce(func.sum(case((s.revs_setl_id.is_(None), 1), else_=-1)), 0),
+        ).where(
+            s.fixmedins_code == fixmedins_code,
+            s.clr_type == clr_type,
+            s.setl_time >= begin,
+            s.setl_time < end,
+        )
+        if insutype:
+            q = q.where(s.insutype == insutype)
+        medfee, fund, acct, count = self.conn.execute(q).one()
+        return Totals(int(medfee), int(fund), int(acct), int(count))
+
+    # ---------------------------------------------------------------- the fund ledger
+
+    def post(self, posting_id: str, transfers: Sequence[Transfer], now: datetime) -> None:
+        """Write a posting: its transfers and the cumulative totals of the accounts they touch."""
+        if not transfers:
+            return
+        moves: dict[str, list[Fen]] = {}
+        for x in transfers:
+            moves.setdefault(x.debit, [0, 0])[0] += x.amount
+            moves.setdefault(x.credit, [0, 0])[1] += x.amount
+        a = t.ledger_account.c
+        existing = set(self.conn.execute(select(a.code).where(a.code.in_(list(moves)))).scalars())
+        if new := [code for code in moves if code not in existing]:
+            self.conn.execute(insert(t.ledger_account), [{"code": code} for code in new])
+        self.conn.execute(
+            insert(t.ledger_transfer),
+            [
+                {
+                    "posting_id": posting_id,
+                    "debit_account": x.debit,
+                    "credit_account": x.credit,
+                    "amount": x.amount,
+                    "code": x.code,
+                    "created_at": now,
+                }
+                for x in transfers
+            ],
+        )
+        for code, (debit, credit) in sorted(moves.items()):  # a fixed order: no deadlock between postings
+            self.conn.execute(
+                update(t.ledger_account)
+                .where(a.code == code)
+                .values(debits_posted=a.debits_posted + debit, credits_posted=a.credits_posted + credit)
+            )
+
+    def transfers_of(self, posting_id: str) -> list[Transfer]:
+        x = t.ledger_transfer.c
+        rows = self.conn.execute(
+            select(x.debit_account, x.credit_account, x.amount, x.code).where(x.posting_id == posting_id).order_by(x.id)
+        )
+        return [Transfer(*r) for r in rows]
+
+    def account_balance(self, psn_no: str) -> Fen:
+        a = t.ledger_account.c
+        row = self.conn.execute(
+            select(a.debits_posted, a.credits_posted).where(a.code == personal_account(psn_no))
+        ).first()
+        return credit_balance(row[0], row[1]) if row else 0
+
+    def ledger_facts(self) -> LedgerFacts:
+        a, x, s, d = t.ledger_account.c, t.ledger_transfer.c, t.settlement.c, t.setl_detail.c
+        accounts = {
+            code: (int(dr), int(cr))
+            for code, dr, cr in self.conn.execute(select(a.code, a.debits_posted, a.credits_posted))
+        }
+        totals: dict[str, tuple[Fen, Fen]] = {}
+        for code, dr in self.conn.execute(select(x.debit_account, func.sum(x.amount)).group_by(x.debit_account)):
+            totals[code] = (int(dr), totals.get(code, (0, 0))[1])
+        for code, cr in self.conn.execute(select(x.credit_account, func.sum(x.amount)).group_by(x.credit_account)):
+            totals[code] = (totals.get(code, (0, 0))[0], int(cr))
+        settled = x.code.in_([Code.SETTLEMENT, Code.REVERSAL])
+        net: dict[str, Fen] = {}
+        for code, amount in self.conn.execute(
+            select(x.debit_account, func.sum(x.amount)).where(settled).group_by(x.debit_account)
+        ):
+            net[code] = net.get(code, 0) + int(amount)
+        for code, amount in self.conn.execute(
+            select(x.credit_account, func.sum(x.amount)).where(settled).group_by(x.credit_account)
+        ):
+            net[code] = net.get(code, 0) - int(amount)
+        expected: dict[str, Fen] = {}
+        funds = (
+            select(s.insuplc_admdvs, d.fund_pay_type, func.sum(d.fund_payamt))
+            .select_from(t.setl_detail.join(t.settlement, s.setl_id == d.setl_id))
+            .where(d.fund_pay_type != FundPayType.EMPLOYEE_ACCOUNT.value)
+            .group_by(s.insuplc_admdvs, d.fund_pay_type)
+        )
+        for admdvs, fund, amount in self.conn.execute(funds):
+            expected[fund_account(admdvs, fund)] = int(amount)
+        for psn_no, amount in self.conn.execute(select(s.psn_no, func.sum(s.acct_pay)).group_by(s.psn_no)):
+            expected[personal_account(psn_no)] = int(amount)
+        paid = func.sum(s.fund_pay_sumamt + s.acct_pay)
+        for code, amount in self.conn.execute(select(s.fixmedins_code, paid).group_by(s.fixmedins_code)):
+            expected[payable_account(code)] = -int(amount)
+        bad = [
+            f"transfer {tid}: {dr} → {cr} 金额 {amount}"
+            for tid, dr, cr, amount in self.conn.execute(
+                select(x.id, x.debit_account, x.credit_account, x.amount).where(
+                    (x.amount <= 0) | (x.debit_account == x.credit_account)
+                )
+            )
+        ]
+        return LedgerFacts(
+            accounts,
+            totals,
+            {k: v for k, v in net.items() if v},
+            {k: v for k, v in expected.items() if v},
+            bad,
+        )
+
+    # ---------------------------------------------------------------- reconciliation and clearing
+
+    def insert_statement(
+        self, fixmedins_code: str, cmd: TotalStatement, result: str, description: str, now: datetime
+    ) -> None:
+        self.conn.execute(
+            insert(t.statement).values(
+                fixmedins_code=fixmedins_code,
+                insutype=cmd.insutype,
+                clr_type=cmd.clr_type,
+                stmt_begndate=cmd.stmt_begndate,
+                stmt_enddate=cmd.stmt_enddate,
+                stmt_rslt=result,
+                stmt_rslt_dscr=description,
+                created_at=now,
+            )
+        )
+
+    def open_clearing(self, fixmedins_code: str, clr_type: str, setlym: str) -> bool:
+        c = t.clearing_application.c
+        q = select(c.clr_appy_evt_id).where(
+            c.fixmedins_code == fixmedins_code, c.clr_type == clr_type, c.setlym == setlym, c.status == "1"
+        )
+        return self.conn.execute(q).first() is not None
+
+    def insert_clearing(self, evt_id: str, fixmedins_code: str, cmd: ClearingApply, now: datetime) -> None:
+        self.conn.execute(
+            insert(t.clearing_application).values(
+                clr_appy_evt_id=evt_id,
+                fixmedins_code=fixmedins_code,
+                clr_type=cmd.clr_type,
+                setlym=cmd.setlym,
+                medfee_sumamt=yuan_to_fen(cmd.medfee_sumamt),
+                fund_appy_sum=yuan_to_fen(cmd.fund_appy_sum),
+                acct_pay=yuan_to_fen(cmd.acct_pay),
+                cash_payamt=yuan_to_fen(cmd.cash_payamt),
+                psntime=cmd.psntime,
+                status="1",
+                created_at=now,
+            )
+        )
+
+    def cancel_clearing(self, evt_id: str, fixmedins_code: str) -> bool:
+        c = t.clearing_application.c
+        result = self.conn.execute(
+            update(t.clearing_application)
+            .where(c.clr_appy_evt_id == evt_id, c.fixmedins_code == fixmedins_code, c.status == "1")
+            .values(status="0")
+        )
+        return result.rowcount == 1
+
+
+def visit_values(visit: VisitRecord) -> dict[str, object]:
+    return {f.name: getattr(visit, f.name) for f in fields(VisitRecord)}
+
+
+def visit_record(m: Any) -> VisitRecord:
+    return VisitRecord(**{f.name: m[f.name] for f in fields(VisitRecord)})
+
+
+def fee_line_record(m: Any) -> FeeLineRecord:
+    values = {f.name: m[f.name] for f in fields(FeeLineRecord)}
+    values["cnt"], values["pric"] = Decimal(m["cnt"]), Decimal(m["pric"])
+    return FeeLineRecord(**values)

@@ -1,0 +1,376 @@
+"""The database schema (SQLAlchemy Core). Money is integer fen; times are UTC.
+
+Money rows — settlements, their fund rows, accumulator deltas and ledger transfers — are only
+ever inserted. A reversal is a new settlement with the opposite amounts that names the one it
+reverses; balances and year-to-date totals are sums of those rows.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+def money(name: str, **kw: object) -> Column[int]:
+    return Column(name, BigInteger, nullable=False, server_default="0", **kw)  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------- registry
+
+region = Table(
+    "region",
+    metadata,
+    Column("admdvs", String(6), primary_key=True),
+    Column("name", String(100), nullable=False),
+)
+
+institution = Table(
+    "institution",
+    metadata,
+    Column("fixmedins_code", String(30), primary_key=True),
+    Column("fixmedins_name", String(200), nullable=False),
+    Column("fixmedins_type", String(1), nullable=False),  # 1 医疗机构, 2 零售药店
+    Column("hosp_lv", Integer, nullable=False, server_default="0"),
+    Column("specialty", String(30), nullable=False, server_default=""),
+    Column("admdvs", String(6), ForeignKey("region.admdvs"), nullable=False),
+    Column("status", String(1), nullable=False, server_default="1"),  # 1 正常, 0 暂停
+)
+
+practitioner = Table(
+    "practitioner",
+    metadata,
+    Column("prac_code", String(30), primary_key=True),
+    Column("prac_name", String(50), nullable=False),
+    Column("fixmedins_code", String(30), ForeignKey("institution.fixmedins_code"), nullable=False),
+    Column("dept_code", String(30), nullable=False, server_default=""),
+)
+
+person = Table(
+    "person",
+    metadata,
+    Column("psn_no", String(30), primary_key=True),
+    Column("psn_cert_type", String(3), nullable=False),
+    Column("certno", String(50), nullable=False, index=True),
+    Column("psn_name", String(50), nullable=False),
+    Column("gend", String(1), nullable=False),
+    Column("brdy", Date, nullable=False),
+    Column("naty", String(3), nullable=False, server_default="01"),
+    Column("card_no", String(30), nullable=True, index=True),  # 社会保障卡卡号 (mdtrt_cert_type 03)
+    Column("card_sn", String(30), nullable=True),  # 卡识别码
+)
+
+insurance = Table(
+    "insurance",
+    metadata,
+    Column("psn_no", String(30), ForeignKey("person.psn_no"), primary_key=True),
+    Column("insutype", String(6), primary_key=True),
+    Column("psn_type", String(10), nullable=False),
+    Column("psn_insu_stas", String(1), nullable=False),
+    Column("insuplc_admdvs", String(6), nullable=False),
+    Column("psn_insu_date", Date, nullable=False),
+    Column("paus_insu_date", Date, nullable=True),
+    Column("cvlserv_flag", Boolean, nullable=False, server_default="0"),
+    Column("emp_name", String(200), nullable=False, server_default=""),
+    Column("contrib_months", Integer, nullable=False, server_default="0"),
+)
+
+identity = Table(
+    "identity",
+    metadata,
+    Column("psn_no", String(30), ForeignKey("person.psn_no"), primary_key=True),
+    Column("psn_idet_type", String(6), primary_key=True),
+    Column("begntime", Date, primary_key=True),
+    Column("endtime", Date, nullable=True),
+    Column("memo", String(200), nullable=False, server_default=""),
+)
+
+policy_version = Table(
+    "policy_version",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("admdvs", String(6), nullable=False),
+    Column("insutype", String(6), nullable=False),
+    Column("begndate", Date, nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("body", Text, nullable=False),  # the policy file as loaded (TOML)
+    Column("loaded_at", DateTime, nullable=False),
+    UniqueConstraint("admdvs", "insutype", "begndate"),
+)
+
+config_stamp = Table(
+    "config_stamp",
+    metadata,
+    Column("name", String(30), primary_key=True),  # "config": bumped whenever policies or catalogues load
+    Column("version", Integer, nullable=False),
+)
+
+catalog_item = Table(
+    "catalog_item",
+    metadata,
+    Column("admdvs", String(6), primary_key=True),
+    Column("med_list_codg", String(50), primary_key=True),
+    Column("version", String(30), nullable=False),
+    Column("med_list_name", String(200), nullable=False),
+    Column("list_type", String(3), nullable=False),
+    Column("chrgitm_lv", String(2), nullable=False),
+    Column("body", Text, nullable=False),  # the item as JSON, with its regional values and restrictions
+)
+
+# ---------------------------------------------------------------- the interface's own state
+
+sign_in = Table(
+    "sign_in",
+    metadata,
+    Column("sign_no", String(30), primary_key=True),
+    Column("fixmedins_code", String(30), nullable=False),
+    Column("opter_no", String(30), nullable=False),
+    Column("mac", String(50), nullable=False, server_default=""),
+    Column("ip", String(50), nullable=False, server_default=""),
+    Column("sign_time", DateTime, nullable=False),
+    Column("signout_time", DateTime, nullable=True),
+)
+
+message_log = Table(
+    "message_log",
+    metadata,
+    Column("fixmedins_code", String(30), primary_key=True),
+    Column("msgid", String(50), primary_key=True),
+    Column("infno", String(6), nullable=False),
+    Column("body_hash", String(64), nullable=False),
+    Column("response", Text, nullable=False),
+    Column("ref", Text, nullable=True),  # what the message made (mdtrt_id, setl_id, uploaded lines), for 2601
+    Column("created_at", DateTime, nullable=False),
+)
+
+# ---------------------------------------------------------------- visits and fees
+
+visit = Table(
+    "visit",
+    metadata,
+    Column("mdtrt_id", String(30), primary_key=True),
+    Column("psn_no", String(30), ForeignKey("person.psn_no"), nullable=False),
+    Column("insutype", String(6), nullable=False),
+    Column("fixmedins_code", String(30), ForeignKey("institution.fixmedins_code"), nullable=False),
+    Column("med_type", String(6), nullable=False),
+    Column("kind", String(10), nullable=False),  # outpatient, inpatient, pharmacy
+    Column("status", String(12), nullable=False),  # open, cancelled, discharged
+    Column("ipt_otp_no", String(30), nullable=False, server_default=""),
+    Column("begntime", DateTime, nullable=False),
+    Column("endtime", DateTime, nullable=True),
+    Column("mdtrt_cert_type", String(3), nullable=False, server_default=""),
+    Column("mdtrt_cert_no", String(100), nullable=False, server_default=""),
+    Column("insuplc_admdvs", String(6), nullable=False),
+    Column("mdtrtarea_admvs", String(6), nullable=False),
+    Column("dept_code", String(30), nullable=False, server_default=""),
+    Column("dept_name", String(100), nullable=False, server_default=""),
+    Column("atddr_no", String(30), nullable=False, server_default=""),
+    Column("dr_name", String(50), nullable=False, server_default=""),
+    Column("dise_codg", String(30), nullable=False, server_default=""),
+    Column("dise_name", String(200), nullable=False, server_default=""),
+    Column("flags", String(200), nullable=False, server_default=""),  # space-separated visit flags
+    Column("created_at", DateTime, nullable=False),
+    Index("ix_visit_psn_begn", "psn_no", "begntime"),
+    Index("ix_visit_ins_ipt", "fixmedins_code", "ipt_otp_no"),
+)
+
+diagnosis = Table(
+    "diagnosis",
+    metadata,
+    Column("mdtrt_id", String(30), ForeignKey("visit.mdtrt_id"), primary_key=True),
+    Column("diag_srt_no", Integer, primary_key=True),
+    Column("diag_type", String(3), nullable=False, server_default="1"),
+    Column("diag_code", String(30), nullable=False),
+    Column("diag_name", String(200), nullable=False, server_default=""),
+    Column("maindiag_flag", String(1), nullable=False, server_default="0"),
+)
+
+fee_line = Table(
+    "fee_line",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("mdtrt_id", String(30), ForeignKey("visit.mdtrt_id"), nullable=False),
+    Column("feedetl_sn", String(30), nullable=False),
+    Column("psn_no", String(30), nullable=False),
+    Column("chrg_bchno", String(30), nullable=False, server_default=""),
+    Column("med_list_codg", String(50), nullable=False),
+    Column("medins_list_codg", String(50), nullable=False, server_default=""),
+    Column("cnt", String(24), nullable=False),  # exact decimal text (16,4)
+    Column("pric", String(24), nullable=False),  # exact decimal text (16,6)
+    money("det_item_fee_sumamt"),
+    Column("fee_ocur_time", DateTime, nullable=False),
+    Column("status", String(10), nullable=False),  # uploaded, cancelled
+    Column("setl_id", String(30), nullable=True, index=True),  # the settlement that paid it, if any
+    Column("body", Text, nullable=False, server_default="{}"),  # the rest of the uploaded line
+    # a serial number is unique among a visit's live lines; a cancelled line's number may be used again
+    Index(
+        "uq_fee_line_live_sn",
+        "mdtrt_id",
+        "feedetl_sn",
+        unique=True,
+        sqlite_where=text("status != 'cancelled'"),
+        postgresql_where=text("status != 'cancelled'"),
+    ),
+)
+
+# ---------------------------------------------------------------- settlements (insert only)
+
+settlement = Table(
+    "settlement",
+    metadata,
+    Column("setl_id", String(30), primary_key=True),
+    Column("mdtrt_id", String(30), ForeignKey("visit.mdtrt_id"), nullable=False, index=True),
+    Column("psn_no", String(30), nullable=False, index=True),
+    Column("fixmedins_code", String(30), nullable=False),
+    Column("insutype", String(6), nullable=False),
+    Column("med_type", String(6), nullable=False),
+    Column("clr_type", String(6), nullable=False),
+    Column("insuplc_admdvs", String(6), nullable=False),
+    Column("mdtrtarea_admvs", String(6), nullable=False),
+    Column("setl_time", DateTime, nullable=False),
+    Column("msgid", String(50), nullable=False),
+    Column("infno", String(6), nullable=False),
+    Column("mid_setl_flag", Boolean, nullable=False, server_default="0"),
+    Column("revs_setl_id", String(30), nullable=True, unique=True),  # set on a reversal: the one it reverses
+    Column("policy_name", String(200), nullable=False),
+    money("medfee_sumamt"),
+    money("fulamt_ownpay_amt"),
+    money("overlmt_selfpay"),
+    money("preselfpay_amt"),
+    money("inscp_scp_amt"),
+    money("act_pay_dedc"),
+    money("hifp_pay"),
+    money("pool_prop_selfpay"),
+    money("cvlserv_pay"),
+    money("hifes_pay"),
+    money("hifmi_pay"),
+    money("hifob_pay"),
+    money("maf_pay"),
+    money("oth_pay"),
+    money("fund_pay_sumamt"),
+    money("psn_part_amt"),
+    money("acct_pay"),
+    money("psn_cash_pay"),
+    money("hosp_part_amt"),
+    money("balc"),
+    money("acct_mulaid_pay"),
+    Column("setl_proc_info", Text, nullable=False, server_default=""),
+    Index("ix_settlement_ins_time", "fixmedins_code", "setl_time"),
+)
+
+setl_detail = Table(
+    "setl_detail",
+    metadata,
+    Column("setl_id", String(30), ForeignKey("settlement.setl_id"), primary_key=True),
+    Column("fund_pay_type", String(10), primary_key=True),
+    money("inscp_scp_amt"),
+    Column("crt_payb_lmt_amt", BigInteger, nullable=True),
+    money("fund_payamt"),
+    Column("setl_proc_info", Text, nullable=False, server_default=""),
+)
+
+setl_line = Table(
+    "setl_line",
+    metadata,
+    Column("setl_id", String(30), ForeignKey("settlement.setl_id"), primary_key=True),
+    Column("feedetl_sn", String(30), primary_key=True),
+    Column("med_list_codg", String(50), nullable=False),
+    Column("chrgitm_lv", String(2), nullable=False),
+    Column("pric_uplmt_amt", String(24), nullable=True),
+    Column("selfpay_prop", String(12), nullable=False),
+    money("det_item_fee_sumamt"),
+    money("fulamt_ownpay_amt"),
+    money("overlmt_amt"),
+    money("preselfpay_amt"),
+    money("inscp_scp_amt"),
+    Column("memo", String(200), nullable=False, server_default=""),
+)
+
+counter_delta = Table(
+    "counter_delta",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("psn_no", String(30), nullable=False),
+    Column("insutype", String(6), nullable=False),
+    Column("period", String(7), nullable=False),  # "2024" or "2024-06"
+    Column("key", String(60), nullable=False),
+    money("delta"),
+    Column("setl_id", String(30), ForeignKey("settlement.setl_id"), nullable=False),
+    Index("ix_counter_psn", "psn_no", "insutype", "period"),
+)
+
+# ---------------------------------------------------------------- the fund ledger (TigerBeetle-style)
+
+ledger_account = Table(
+    "ledger_account",
+    metadata,
+    Column("code", String(60), primary_key=True),
+    money("debits_posted"),
+    money("credits_posted"),
+)
+
+ledger_transfer = Table(
+    "ledger_transfer",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("posting_id", String(40), nullable=False, index=True),  # the event: setl_id or a load id
+    Column("debit_account", String(60), ForeignKey("ledger_account.code"), nullable=False),
+    Column("credit_account", String(60), ForeignKey("ledger_account.code"), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("code", String(20), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+)
+
+# ---------------------------------------------------------------- reconciliation and clearing
+
+statement = Table(
+    "statement",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("fixmedins_code", String(30), nullable=False),
+    Column("insutype", String(6), nullable=False),
+    Column("clr_type", String(6), nullable=False),
+    Column("stmt_begndate", Date, nullable=False),
+    Column("stmt_enddate", Date, nullable=False),
+    Column("stmt_rslt", String(1), nullable=False),
+    Column("stmt_rslt_dscr", Text, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+)
+
+clearing_application = Table(
+    "clearing_application",
+    metadata,
+    Column("clr_appy_evt_id", String(30), primary_key=True),
+    Column("fixmedins_code", String(30), nullable=False),
+    Column("clr_type", String(6), nullable=False),
+    Column("setlym", String(6), nullable=False),
+    money("medfee_sumamt"),
+    money("fund_appy_sum"),
+    money("acct_pay"),
+    money("cash_payamt"),
+    Column("psntime", Integer, nullable=False),
+    Column("status", String(1), nullable=False),  # 1 applied, 0 cancelled
+    Column("created_at", DateTime, nullable=False),
+)
