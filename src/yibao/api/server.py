@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
 from fastapi.concurrency import run_in_threadpool
@@ -46,13 +48,21 @@ class ResponseEnvelope(BaseModel):
 
 
 def create_app(db: Database | None = None) -> FastAPI:
+    database = db or Database()
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        database.dispose()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="yibao 医疗保障信息平台",
         version=__version__,
         description="The national interface (定点医药机构接口). Every transaction is reachable at its "
         "service path and at the single entry /fsi/api/callService with `infno` in the body.",
     )
-    dispatcher = Dispatcher(db or Database(), os.environ.get("YIBAO_ADMDVS", "000000"))
+    dispatcher = Dispatcher(database, os.environ.get("YIBAO_ADMDVS", "000000"))
     app.state.dispatcher = dispatcher
     body_doc = {"requestBody": {"content": {JSON: {"schema": RequestEnvelope.model_json_schema()}}, "required": True}}
 
@@ -83,10 +93,6 @@ def create_app(db: Database | None = None) -> FastAPI:
     @app.get("/healthz", tags=["ops"])
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
-
-    @app.on_event("shutdown")
-    def _close() -> None:
-        dispatcher.db.dispose()
 
     return app
 

@@ -7,6 +7,7 @@ Core. Everything one use case writes is committed together or not at all by whoe
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -129,3 +130,8 @@ class Store(Protocol):
     def open_clearing(self, fixmedins_code: str, clr_type: str, setlym: str) -> bool: ...
     def insert_clearing(self, evt_id: str, fixmedins_code: str, cmd: ClearingApply, now: datetime) -> None: ...
     def cancel_clearing(self, evt_id: str, fixmedins_code: str) -> bool: ...
+
+
+class UnitOfWork(Protocol):
+    def transaction(self, *, write: bool = True) -> AbstractContextManager[Store]:
+        """A Store over one database transaction: committed when the block ends, rolled back on error."""

@@ -17,6 +17,7 @@ from sqlalchemy import Connection, and_, case, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from yibao.app.commands import ClearingApply, TotalStatement
+from yibao.app.errors import DuplicateMessage
 from yibao.app.ports import Totals
 from yibao.app.records import (
     FeeLineRecord,
@@ -48,10 +49,6 @@ from yibao.store import tables as t
 
 AMOUNTS = [c.name for c in t.settlement.columns if c.type.__class__.__name__ == "BigInteger"]
 _counter = itertools.count(int.from_bytes(os.urandom(2), "big"))
-
-
-class DuplicateMessage(Exception):
-    """Another transaction logged the same (fixmedins_code, msgid) first."""
 
 
 class ConfigCache:

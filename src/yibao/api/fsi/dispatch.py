@@ -13,10 +13,10 @@ from typing import Any
 
 from yibao.api.fsi.envelope import EnvelopeError, dumps, local_time, parse_body, parse_envelope, response
 from yibao.api.fsi.transactions import TRANSACTIONS
+from yibao.app.errors import DuplicateMessage
+from yibao.app.ports import UnitOfWork
 from yibao.app.records import Context, LoggedMessage
 from yibao.domain.errors import DomainError
-from yibao.store.database import Database
-from yibao.store.sql import DuplicateMessage
 
 log = logging.getLogger("yibao.fsi")
 
@@ -26,7 +26,7 @@ def utcnow() -> datetime:
 
 
 class Dispatcher:
-    def __init__(self, db: Database, admdvs: str = "000000") -> None:
+    def __init__(self, db: UnitOfWork, admdvs: str = "000000") -> None:
         self.db = db
         self.admdvs = admdvs
         """This node's region, the first six digits of every inf_refmsgid."""

@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.databases import BACKENDS, fresh_database, load_demo
+from yibao.api.server import create_app
+from yibao.sim.his import HisClient
+from yibao.store.database import Database
+from yibao.store.engine import make_engine
+
+
+@pytest.fixture(params=BACKENDS)
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    with fresh_database(request.param, tmp_path) as url:
+        load_demo(url)
+        database = Database(make_engine(url))
+        yield database
+        database.dispose()
+
+
+@pytest.fixture
+def http(db: Database) -> Iterator[TestClient]:
+    """The real FastAPI application, in-process (the e2e tests use a real server process)."""
+    with TestClient(create_app(db)) as client:
+        yield client
+
+
+def his_at(http: TestClient, fixmedins_code: str) -> HisClient:
+    return HisClient("", fixmedins_code, client=http)
+
+
+@pytest.fixture
+def hospital(http: TestClient) -> HisClient:
+    """H44010600001: a level-3 hospital in Guangzhou."""
+    return his_at(http, "H44010600001")
+
+
+@pytest.fixture
+def pharmacy(http: TestClient) -> HisClient:
+    return his_at(http, "P44010600001")
