@@ -1,5 +1,7 @@
 """A complete outpatient visit and a complete inpatient stay through the interface, every amount checked.
 
+The conversations are functions so that tests/e2e can hold them with a real server process too.
+
 Amounts follow from Guangzhou's 2022-12 employee policy (examples/guangzhou/employee-2022-12.toml) and
 the demo catalogue: outpatient 45% without referral, no deductible; inpatient at a level-3 hospital
 1,000 deductible once per stay and 80% for an employee in service.
@@ -7,6 +9,7 @@ the demo catalogue: outpatient 45% without referral, no deductible; inpatient at
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 
 from tests.flows import (
@@ -37,6 +40,15 @@ def ledger_problems(db: Database) -> list[str]:
 
 
 def test_outpatient_visit(hospital: HisClient, db: Database) -> None:
+    outpatient_visit(hospital, lambda: ledger_problems(db))
+
+
+def test_inpatient_stay_with_interim_settlement(hospital: HisClient, db: Database) -> None:
+    inpatient_stay(hospital, lambda: ledger_problems(db))
+
+
+def outpatient_visit(hospital: HisClient, ledger_problems: Callable[[], list[str]]) -> None:
+    """9001 → 1101 → 2201 → 2204 → 2206 → 2207 → 3201 → 2208 → 3201."""
     sign_no = hospital.sign_in()
     assert sign_no.startswith("440100")
     info = person_info(hospital, RETIREE)
@@ -46,8 +58,12 @@ def test_outpatient_visit(hospital: HisClient, db: Database) -> None:
 
     up = hospital.call(
         "2204",
-        {"feedetail": [line("1", mdtrt_id, RETIREE, AMOXICILLIN, "42", "0.52"),
-                       line("2", mdtrt_id, RETIREE, BLOOD_TEST, "3", "25")]},  # fmt: skip
+        {
+            "feedetail": [
+                line("1", mdtrt_id, RETIREE, AMOXICILLIN, "42", "0.52"),
+                line("2", mdtrt_id, RETIREE, BLOOD_TEST, "3", "25"),
+            ]
+        },
     )
     assert [r["chrgitm_lv"] for r in up["result"]] == ["01", "01"]
     assert str(up["result"][0]["inscp_scp_amt"]) == "21.84"
@@ -66,7 +82,7 @@ def test_outpatient_visit(hospital: HisClient, db: Database) -> None:
         "310200": "53.26",
     }
     assert str(person_info(hospital, RETIREE)["insuinfo"][0]["balc"]) == "3146.74"
-    assert ledger_problems(db) == []
+    assert ledger_problems() == []
 
     today = date.today().isoformat()
     statement = {"insutype": "310", "clr_type": "11", "setl_optins": "440100", "stmt_begndate": today,
@@ -79,7 +95,7 @@ def test_outpatient_visit(hospital: HisClient, db: Database) -> None:
         "-96.84", "-43.58", "-53.26", "3200.00",
     )  # fmt: skip
     assert str(person_info(hospital, RETIREE)["insuinfo"][0]["balc"]) == "3200.00"
-    assert ledger_problems(db) == []
+    assert ledger_problems() == []
 
     # the day's totals now net to nothing; the institution's stale totals no longer match
     mismatch = hospital.call("3201", {"data": statement})["stmtinfo"]
@@ -89,7 +105,8 @@ def test_outpatient_visit(hospital: HisClient, db: Database) -> None:
     assert hospital.call("3201", {"data": statement})["stmtinfo"]["stmt_rslt"] == "0"
 
 
-def test_inpatient_stay_with_interim_settlement(hospital: HisClient, db: Database) -> None:
+def inpatient_stay(hospital: HisClient, ledger_problems: Callable[[], list[str]]) -> None:
+    """2401 → 2301 → 2303 → 2304 (interim) → 2301 → 2402 → 2304 (final) → 2305 → 2405 → 5206."""
     mdtrt_id = admit(hospital, WORKER, days_ago=10)
     hospital.call(
         "2301",
@@ -127,4 +144,4 @@ def test_inpatient_stay_with_interim_settlement(hospital: HisClient, db: Databas
     cum = hospital.call("5206", {"data": {"psn_no": WORKER}})["cuminfo"]
     totals = {c["cum_type_code"]: str(c["cum"]) for c in cum}
     assert totals["inpatient.dedc"] == "1000.00"  # only the interim settlement's deductible stands
-    assert ledger_problems(db) == []
+    assert ledger_problems() == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import random
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -11,6 +12,8 @@ from typing import Any
 
 import httpx
 import simplejson
+
+_SERIAL = itertools.count(random.randrange(10000))
 
 
 class InterfaceError(RuntimeError):
@@ -32,11 +35,13 @@ class HisClient:
     opter: str = "001"
     client: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=30.0))
     sign_no: str = ""
-    _seq: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     def next_msgid(self) -> str:
-        """fixmedins_code(12) + yyyyMMddHHmmss(14) + serial(4), as HIS vendors build it."""
-        return f"{self.fixmedins_code}{datetime.now():%Y%m%d%H%M%S}{next(self._seq) % 10000:04d}"
+        """fixmedins_code(12) + yyyyMMddHHmmss(14) + serial(4), as HIS vendors build it.
+
+        The serial runs on across all clients of this process, so their msgids differ within a second.
+        """
+        return f"{self.fixmedins_code}{datetime.now():%Y%m%d%H%M%S}{next(_SERIAL) % 10000:04d}"
 
     def envelope(self, infno: str, input: dict[str, Any], msgid: str | None = None,
                  insuplc_admdvs: str = "") -> dict[str, Any]:  # fmt: skip

@@ -1,0 +1,114 @@
+"""The real thing: `yibao serve` as its own process with two workers, HIS clients over real HTTP.
+
+The same conversations as the in-process flow tests, then real concurrent settlements of one person,
+then `yibao ledger check` as a newcomer would run it. On SQLite and on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.databases import BACKENDS, fresh_database, load_demo
+from tests.flows import BLOOD_TEST, WORKER, line, register, settle_data
+from tests.integration.test_settlement_flows import inpatient_stay, outpatient_visit
+from yibao.sim.his import HisClient
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def yibao(*args: str, url: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "YIBAO_DATABASE_URL": url}
+    return subprocess.run([sys.executable, "-m", "yibao", *args], capture_output=True, text=True, env=env, check=False)
+
+
+@pytest.fixture(params=BACKENDS)
+def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """(base URL, database URL) of a running server with the Guangzhou demo data loaded."""
+    with fresh_database(request.param, tmp_path) as url:
+        load_demo(url)
+        port = free_port()
+        log = (tmp_path / "server.log").open("w")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "yibao", "serve", "--port", str(port), "--workers", "2", "--no-upgrade"],
+            env={**os.environ, "YIBAO_DATABASE_URL": url},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    if httpx.get(base + "/healthz", timeout=1).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                assert proc.poll() is None, (tmp_path / "server.log").read_text()
+                assert time.monotonic() < deadline, "server did not start in 30 s"
+                time.sleep(0.2)
+            yield base, url
+        finally:
+            proc.terminate()
+            proc.wait(timeout=15)
+            log.close()
+
+
+def ledger_check(url: str) -> list[str]:
+    run = yibao("ledger", "check", url=url)
+    return [] if run.returncode == 0 else (run.stdout + run.stderr).splitlines()
+
+
+def test_conversations_over_real_http(server: tuple[str, str]) -> None:
+    base, url = server
+    his = HisClient(base, "H44010600001", "广州市第一人民医院")
+    outpatient_visit(his, lambda: ledger_check(url))
+    inpatient_stay(his, lambda: ledger_check(url))
+    docs = httpx.get(base + "/openapi.json").json()
+    assert "/fsi/api/outpatientSettleService/saveSettletmentV2" in docs["paths"]
+
+
+def test_concurrent_settlements_of_one_person_never_overspend(server: tuple[str, str]) -> None:
+    """Six visits of 4,000 yuan settled at the same moment by one person, on two server workers.
+
+    Each would take 1,800 (45%) of the 3,600 outpatient ceiling and 2,200 or more from the 5,000
+    account. Together they must take exactly the ceiling and exactly the balance, never more.
+    """
+    base, url = server
+    his = HisClient(base, "H44010600001")
+    visits = []
+    for i in range(6):
+        mdtrt_id = register(his, WORKER, ipt_otp_no=f"MZC{i}")
+        his.call("2204", {"feedetail": [line("1", mdtrt_id, WORKER, BLOOD_TEST, "160", "25")]})
+        visits.append(mdtrt_id)
+
+    def settle(mdtrt_id: str) -> dict[str, Decimal]:
+        client = HisClient(base, "H44010600001")  # one connection each: truly concurrent requests
+        try:
+            out = client.call("2207", settle_data(WORKER, mdtrt_id, "4000"))["setlinfo"]
+            return {k: out[k] for k in ("hifp_pay", "acct_pay", "psn_cash_pay", "balc")}
+        finally:
+            client.close()
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        results = list(pool.map(settle, visits))
+
+    assert sum(r["hifp_pay"] for r in results) == Decimal("3600.00")
+    assert sum(r["acct_pay"] for r in results) == Decimal("5000.00")
+    assert all(r["balc"] >= 0 for r in results)
+    assert sorted(r["balc"] for r in results)[0] == Decimal("0.00")
+    assert ledger_check(url) == []
