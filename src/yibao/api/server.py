@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from urllib.parse import quote
 
 from fastapi import FastAPI, Request, Response
 from fastapi.concurrency import run_in_threadpool
@@ -13,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from yibao import __version__
 from yibao.api.fsi.dispatch import Dispatcher
 from yibao.api.fsi.transactions import TRANSACTIONS
+from yibao.app.files import FileContent
 from yibao.store.database import Database
 
 JSON = "application/json"
@@ -74,8 +76,7 @@ def create_app(db: Database | None = None) -> FastAPI:
         tags=["fsi"],
     )
     async def call_service(request: Request) -> Response:
-        raw = await request.body()
-        return Response(await run_in_threadpool(dispatcher.handle, raw, None), media_type=JSON)
+        return respond(await run_in_threadpool(dispatcher.handle, await request.body(), None))
 
     for txn in TRANSACTIONS.values():
         for path in txn.paths:
@@ -99,7 +100,15 @@ def create_app(db: Database | None = None) -> FastAPI:
 
 def _service_route(dispatcher: Dispatcher, infno: str):  # type: ignore[no-untyped-def]
     async def route(request: Request) -> Response:
-        raw = await request.body()
-        return Response(await run_in_threadpool(dispatcher.handle, raw, infno), media_type=JSON)
+        return respond(await run_in_threadpool(dispatcher.handle, await request.body(), infno))
 
     return route
+
+
+def respond(answer: str | FileContent) -> Response:
+    if isinstance(answer, FileContent):
+        disposition = f"attachment; filename*=UTF-8''{quote(answer.filename)}"
+        return Response(
+            answer.content, media_type="application/octet-stream", headers={"Content-Disposition": disposition}
+        )
+    return Response(answer, media_type=JSON)

@@ -311,3 +311,43 @@ class RecordQuery:
     endtime: datetime | None = None
     med_type: str = ""
     cum_ym: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class DetailStatement:
+    """3202 data: reconcile settlements one by one against an uploaded (9101) file."""
+
+    setl_optins: str
+    file_qury_no: str
+    stmt_begndate: date
+    stmt_enddate: date
+    medfee_sumamt: Decimal | None = None
+    fund_pay_sumamt: Decimal | None = None
+    cash_payamt: Decimal | None = None
+    fixmedins_setl_cnt: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogueDownload:
+    """1301–1319 data: the version the HIS already holds ("0" for everything)."""
+
+    ver: str = "0"
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogueQuery:
+    """1312 data."""
+
+    hilist_code: str = ""
+    insu_admdvs: str = ""
+    page_num: int = 1
+    page_size: int = 100
+
+
+@dataclass(frozen=True, slots=True)
+class FileDownload:
+    """9102 fsDownloadIn."""
+
+    file_qury_no: str
+    filename: str = ""
+    fixmedins_code: str = ""

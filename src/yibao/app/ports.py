@@ -123,7 +123,17 @@ class Store(Protocol):
 
     def ledger_facts(self) -> LedgerFacts: ...
 
+    # ---- files (9101/9102)
+    def save_file(
+        self, file_qury_no: str, fixmedins_code: str, filename: str, content: bytes, now: datetime, until: datetime
+    ) -> None: ...
+    def stored_file(self, file_qury_no: str) -> tuple[str, str, bytes, datetime] | None:
+        """(fixmedins_code, filename, content, dld_endtime)."""
+
     # ---- reconciliation and clearing
+    def settlement_lines(self, fixmedins_code: str, begin: datetime, end: datetime) -> dict[str, tuple[Fen, Fen, Fen]]:
+        """setl_id → (medfee_sumamt, fund_pay_sumamt, acct_pay) of each settlement and reversal in the period."""
+
     def insert_statement(
         self, fixmedins_code: str, cmd: TotalStatement, result: str, description: str, now: datetime
     ) -> None: ...

@@ -592,7 +592,37 @@ class SqlStore:
             bad,
         )
 
+    # ---------------------------------------------------------------- files
+
+    def save_file(
+        self, file_qury_no: str, fixmedins_code: str, filename: str, content: bytes, now: datetime, until: datetime
+    ) -> None:
+        self.conn.execute(
+            insert(t.stored_file).values(
+                file_qury_no=file_qury_no,
+                fixmedins_code=fixmedins_code,
+                filename=filename,
+                content=content,
+                created_at=now,
+                dld_endtime=until,
+            )
+        )
+
+    def stored_file(self, file_qury_no: str) -> tuple[str, str, bytes, datetime] | None:
+        f = t.stored_file.c
+        row = self.conn.execute(
+            select(f.fixmedins_code, f.filename, f.content, f.dld_endtime).where(f.file_qury_no == file_qury_no)
+        ).first()
+        return (row[0], row[1], bytes(row[2]), row[3]) if row else None
+
     # ---------------------------------------------------------------- reconciliation and clearing
+
+    def settlement_lines(self, fixmedins_code: str, begin: datetime, end: datetime) -> dict[str, tuple[Fen, Fen, Fen]]:
+        s = t.settlement.c
+        q = select(s.setl_id, s.medfee_sumamt, s.fund_pay_sumamt, s.acct_pay).where(
+            s.fixmedins_code == fixmedins_code, s.setl_time >= begin, s.setl_time < end
+        )
+        return {sid: (int(m), int(f), int(a)) for sid, m, f, a in self.conn.execute(q)}
 
     def insert_statement(
         self, fixmedins_code: str, cmd: TotalStatement, result: str, description: str, now: datetime

@@ -16,6 +16,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -151,6 +152,17 @@ sign_in = Table(
     Column("ip", String(50), nullable=False, server_default=""),
     Column("sign_time", DateTime, nullable=False),
     Column("signout_time", DateTime, nullable=True),
+)
+
+stored_file = Table(
+    "stored_file",
+    metadata,
+    Column("file_qury_no", String(40), primary_key=True),
+    Column("fixmedins_code", String(30), nullable=False),  # who may download it ("" for everyone)
+    Column("filename", String(200), nullable=False),
+    Column("content", LargeBinary, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("dld_endtime", DateTime, nullable=False),
 )
 
 message_log = Table(

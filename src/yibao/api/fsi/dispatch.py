@@ -14,6 +14,7 @@ from typing import Any
 from yibao.api.fsi.envelope import EnvelopeError, dumps, local_time, parse_body, parse_envelope, response
 from yibao.api.fsi.transactions import TRANSACTIONS
 from yibao.app.errors import DuplicateMessage
+from yibao.app.files import FileContent
 from yibao.app.ports import UnitOfWork
 from yibao.app.records import Context, LoggedMessage
 from yibao.domain.errors import DomainError
@@ -31,7 +32,8 @@ class Dispatcher:
         self.admdvs = admdvs
         """This node's region, the first six digits of every inf_refmsgid."""
 
-    def handle(self, raw: bytes, path_infno: str | None = None) -> str:
+    def handle(self, raw: bytes, path_infno: str | None = None) -> str | FileContent:
+        """The answer to one request: the response envelope as JSON, or a file for 9102."""
         received = utcnow()
         try:
             env = parse_envelope(parse_body(raw), path_infno)
@@ -53,7 +55,7 @@ class Dispatcher:
             if not txn.writes:
                 with self.db.transaction(write=False) as store:
                     output, _ = txn.handler(store, ctx, env.input)
-                return self.answer(output, received)
+                return output if isinstance(output, FileContent) else self.answer(output, received)
             with self.db.transaction() as store:
                 done = store.logged(env.fixmedins_code, env.msgid)
                 if done is not None:

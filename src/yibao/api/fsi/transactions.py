@@ -8,14 +8,17 @@ marked [inferred] were not found there and follow the same pattern.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from yibao.api.fsi.envelope import EnvelopeError
 from yibao.api.fsi.parsing import dicts, many, one
 from yibao.app import commands as c
-from yibao.app import correct, pharmacy, queries, reconcile, registry, settle, signin, visits
+from yibao.app import correct, files, pharmacy, queries, reconcile, registry, settle, signin, statement_detail, visits
 from yibao.app.ports import Store
 from yibao.app.records import Context
 
@@ -99,6 +102,41 @@ def cancel_inpatient_fees(store: Store, ctx: Context, data: dict[str, Any]) -> t
     return visits.cancel_inpatient_fees(store, ctx, many(data, "data", c.FeeLineCancel)), None
 
 
+def catalogue_download(infno: str) -> Handler:
+    def handle(store: Store, ctx: Context, data: dict[str, Any]) -> tuple[Output, str | None]:
+        ver = one(data, "data", c.CatalogueDownload).ver if data.get("data") else "0"
+        return files.catalogue_download(store, ctx, infno, ver), None
+
+    return handle
+
+
+def catalogue_query(store: Store, ctx: Context, data: dict[str, Any]) -> tuple[Output, str | None]:
+    q = one(data, "data", c.CatalogueQuery)
+    return files.catalogue_query(store, ctx, q.hilist_code, q.page_num, q.page_size), None
+
+
+def file_upload(store: Store, ctx: Context, data: dict[str, Any]) -> tuple[Output, str | None]:
+    """9101 fsUploadIn{in, filename}: ``in`` is the file as Base64 text or as an array of bytes."""
+    node = data.get("fsUploadIn")
+    if not isinstance(node, dict):
+        raise EnvelopeError("input.fsUploadIn", "不能为空")
+    raw = node.get("in")
+    try:
+        if isinstance(raw, str):
+            content = base64.b64decode(raw, validate=True)
+        elif isinstance(raw, list):
+            content = bytes(int(b) % 256 for b in raw)
+        else:
+            raise EnvelopeError("input.fsUploadIn.in", "应为Base64文本或字节数组")
+    except (binascii.Error, ValueError):
+        raise EnvelopeError("input.fsUploadIn.in", "不是有效的Base64") from None
+    return files.upload(store, ctx, str(node.get("filename") or ""), content), None
+
+
+def file_download(store: Store, ctx: Context, data: dict[str, Any]) -> tuple[Any, str | None]:
+    return files.download(store, ctx, one(data, "fsDownloadIn", c.FileDownload).file_qury_no), None
+
+
 OUTPATIENT = "outpatientDocInfoService/"
 OUT_SETTLE = "outpatientSettleService/"
 QUERY = "fsiIntegratedQueryService/"
@@ -157,6 +195,13 @@ TRANSACTIONS: dict[str, Transaction] = {
                     (STMT + "clrAppy",)),  # [inferred]
         Transaction("3204", "清算申请撤销", simple(reconcile.cancel_clearing, "data", c.ClearingCancel), W,
                     (STMT + "clrAppyCancel",)),  # [inferred]
+        Transaction("3202", "医药机构费用结算对明细账",
+                    simple(statement_detail.detail_statement, "data", c.DetailStatement), W, (STMT + "stmtDetail",)),
+        *[Transaction(infno, title, catalogue_download(infno), W, (f"catalogdownservice/downCatalog{infno}",))
+          for infno, (title, _) in files.DOWNLOADS.items()],
+        Transaction("1312", "医保目录信息查询", catalogue_query, R, ("catalogqueryservice/queryHilist",)),
+        Transaction("9101", "文件上传", file_upload, W, ("fileupload/upload",)),
+        Transaction("9102", "文件下载", file_download, R, ("fileupload/download",)),
         Transaction("5201", "就诊信息查询", simple(queries.visits, "data", c.RecordQuery), R,
                     (QUERY + "queryMdtrtInfo",)),  # [inferred]
         Transaction("5202", "诊断信息查询", simple(queries.diagnoses, "data", c.RecordQuery), R,
