@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint install clean
+.PHONY: demo calc-demo test lint install clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,8 +14,13 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## The main job on the embedded default: settle a Guangzhou inpatient stay, line by line.
+## The main job on the embedded default: a Guangzhou hospital settles through a running yibao server
+## (SQLite file yibao-demo.db), the ledger is checked, and the server keeps serving on 127.0.0.1:8000.
 demo: $(STAMP)
+	$(BIN)/yibao demo
+
+## The calculator alone: one inpatient claim, line by line, as JSON.
+calc-demo: $(STAMP)
 	$(BIN)/yibao calc \
 	  --policy examples/guangzhou/employee-2021.toml \
 	  --policy examples/guangzhou/employee-2022-12.toml \

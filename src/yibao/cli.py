@@ -174,3 +174,17 @@ def serve(
         log_level="warning",
         access_log=False,
     )
+
+
+@app.command()
+def demo(
+    port: int = 8000,
+    database: Annotated[Path, typer.Option(help="SQLite file, made afresh.")] = Path("yibao-demo.db"),
+    serve_after: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="Keep serving after the demo conversation.")
+    ] = True,
+) -> None:
+    """The platform on the embedded default: a hospital settles through a real server; the ledger is checked."""
+    from yibao.demo import run
+
+    raise typer.Exit(run(database, port, serve_after))

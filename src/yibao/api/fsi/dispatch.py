@@ -11,7 +11,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from yibao.api.fsi.envelope import EnvelopeError, dumps, local_time, parse_body, parse_envelope, response
+from yibao.api.fsi.envelope import Envelope, EnvelopeError, dumps, local_time, parse_body, parse_envelope, response
 from yibao.api.fsi.transactions import TRANSACTIONS
 from yibao.app.errors import DuplicateMessage
 from yibao.app.files import FileContent
@@ -70,16 +70,31 @@ class Dispatcher:
                 )
             return answer
         except (DomainError, EnvelopeError) as exc:
-            return self.error(str(exc), received)
+            return (txn.writes and self.logged_meanwhile(env, received)) or self.error(str(exc), received)
         except DuplicateMessage:
             # the same message ran concurrently and committed first: answer as it did
-            with self.db.transaction(write=False) as store:
-                first = store.logged(env.fixmedins_code, env.msgid)
+            first = self.logged_meanwhile(env, received)
             assert first is not None
-            return self.replay(first, env.body_hash, received)
+            return first
         except Exception:
+            try:
+                first = self.logged_meanwhile(env, received) if txn.writes else None
+            except Exception:
+                first = None
+            if first is not None:
+                return first
             log.exception("infno %s msgid %s from %s failed", env.base_infno, env.msgid, env.fixmedins_code)
             return self.error("系统错误，交易未完成，请稍后重试或冲正(2601)", received)
+
+    def logged_meanwhile(self, env: Envelope, received: datetime) -> str | None:
+        """The answer of this msgid if a concurrent duplicate committed it while this one ran.
+
+        The duplicate may have been refused, or failed on a unique index, only because the first had
+        settled the lines or taken the rows meanwhile (it waited for their locks): it gets the first's answer.
+        """
+        with self.db.transaction(write=False) as store:
+            first = store.logged(env.fixmedins_code, env.msgid)
+        return None if first is None else self.replay(first, env.body_hash, received)
 
     def answer(self, output: Any, received: datetime) -> str:
         return dumps(response(0, output, None, received, utcnow(), self.admdvs))
