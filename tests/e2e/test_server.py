@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from tests.databases import BACKENDS, fresh_database, load_demo
-from tests.flows import BLOOD_TEST, WORKER, line, register, settle_data
+from tests.flows import BLOOD_TEST, RETIREE, WORKER, certno, line, register, settle_data
 from tests.integration.test_settlement_flows import inpatient_stay, outpatient_visit
 from yibao.sim.his import HisClient
 
@@ -50,6 +50,7 @@ def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str
             stderr=subprocess.STDOUT,
         )
         base = f"http://127.0.0.1:{port}"
+        LOGS[base] = tmp_path / "server.log"
         try:
             deadline = time.monotonic() + 30
             while True:
@@ -68,6 +69,14 @@ def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str
             log.close()
 
 
+def log_of(base: str) -> str:
+    """What the server process wrote (its log is kept beside its database)."""
+    return LOGS[base].read_text()
+
+
+LOGS: dict[str, Path] = {}
+
+
 def ledger_check(url: str) -> list[str]:
     run = yibao("ledger", "check", url=url)
     return [] if run.returncode == 0 else (run.stdout + run.stderr).splitlines()
@@ -80,6 +89,8 @@ def test_conversations_over_real_http(server: tuple[str, str]) -> None:
     inpatient_stay(his, lambda: ledger_check(url))
     docs = httpx.get(base + "/openapi.json").json()
     assert "/fsi/api/outpatientSettleService/saveSettletmentV2" in docs["paths"]
+    # personal data never reaches the server's log, not even in full
+    assert certno(RETIREE) not in log_of(base) and certno(WORKER) not in log_of(base)
 
 
 def test_concurrent_settlements_of_one_person_never_overspend(server: tuple[str, str]) -> None:
