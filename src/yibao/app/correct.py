@@ -46,11 +46,12 @@ def correct(store: Store, ctx: Context, cmd: Correct) -> dict[str, object]:
             cancel_admission(store, ctx, VisitRef(mdtrt_id=ref, psn_no=cmd.psn_no))
     else:  # 2204 / 2301: the lines that message uploaded, those still unsettled
         kind = "outpatient" if oinfno == "2204" else "inpatient"
-        by_visit: dict[str, list[str]] = {}
-        for mdtrt_id, sn in json.loads(ref):
-            by_visit.setdefault(mdtrt_id, []).append(sn)
-        for mdtrt_id, sns in by_visit.items():
-            live = {line.feedetl_sn for line in store.unsettled_lines(mdtrt_id, None)}
-            if wanted := [sn for sn in sns if sn in live]:
+        by_visit: dict[str, list[tuple[str, int | None]]] = {}
+        for mdtrt_id, sn, *row in json.loads(ref):  # row: the stored line's id (absent in older logs)
+            by_visit.setdefault(mdtrt_id, []).append((sn, row[0] if row else None))
+        for mdtrt_id, uploaded in by_visit.items():
+            live = {line.feedetl_sn: line.id for line in store.unsettled_lines(mdtrt_id, None)}
+            # a number cancelled and uploaded again by a later message is that message's line now
+            if wanted := [sn for sn, row_id in uploaded if sn in live and row_id in (None, live[sn])]:
                 cancel_fees(store, ctx, mdtrt_id, cmd.psn_no, kind, wanted, None, "input.data")
     return {"data": {"omsgid": cmd.omsgid, "revs_flag": "1", "memo": "冲正成功"}}

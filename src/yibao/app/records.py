@@ -121,6 +121,8 @@ class FeeLineRecord:
     status: str
     setl_id: str | None
     body: str = "{}"
+    id: int | None = None
+    """The stored row (None before it is stored): a cancelled line's number may be used again, its row not."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -60,15 +60,17 @@ class Computed:
         }
 
 
-def own_visit(store: Store, ctx: Context, mdtrt_id: str, psn_no: str, kind: str) -> VisitRecord:
-    """The caller's own visit of this person, of the kind the transaction is for."""
+def own_visit(
+    store: Store, ctx: Context, mdtrt_id: str, psn_no: str, kind: str, node: str = "input.data"
+) -> VisitRecord:
+    """The caller's own visit of this person, of the kind the transaction is for (``node``: where the ids came)."""
     visit = store.visit(mdtrt_id)
     if visit is None or visit.fixmedins_code != ctx.fixmedins_code:
-        raise NotFound("input.data.mdtrt_id", f"{mdtrt_id} 就诊不存在")
+        raise NotFound(f"{node}.mdtrt_id", f"{mdtrt_id} 就诊不存在")
     if visit.psn_no != psn_no:
-        raise Refused("input.data.psn_no", f"{psn_no} 与就诊 {mdtrt_id} 的人员不符")
+        raise Refused(f"{node}.psn_no", f"{psn_no} 与就诊 {mdtrt_id} 的人员不符")
     if visit.kind != kind:
-        raise Refused("input.data.mdtrt_id", f"{mdtrt_id} 是{KIND_NAME[visit.kind]}就诊，不能用于{KIND_NAME[kind]}交易")
+        raise Refused(f"{node}.mdtrt_id", f"{mdtrt_id} 是{KIND_NAME[visit.kind]}就诊，不能用于{KIND_NAME[kind]}交易")
     return visit
 
 
@@ -141,7 +143,7 @@ def run_calculator(
             specialty=institution.specialty,
             admission_seq=store.admission_seq(visit) if visit.kind == "inpatient" else 1,
             los_days=max(1, (day - visit.begntime.date()).days) if visit.kind == "inpatient" else 1,
-            stay_dedc_paid=fen_to_yuan(store.visit_deductible_paid(visit.mdtrt_id)),
+            stay_dedc_paid=fen_to_yuan(store.visit_deductible_paid(visit.mdtrt_id) if visit.kind == "inpatient" else 0),
             flags=tuple(visit.flags.split()),
             acct_used_flag=acct_used_flag,
         ),

@@ -113,7 +113,7 @@ def cancel_registration(store: Store, ctx: Context, cmd: VisitRef) -> dict[str, 
 
 def visit_info(store: Store, ctx: Context, cmd: VisitInfo, diseinfo: Sequence[dict[str, object]]) -> dict[str, object]:
     """2203 就诊信息上传: med_type and diagnoses of an outpatient visit."""
-    visit = own_visit(store, ctx, cmd.mdtrt_id, cmd.psn_no, "outpatient")
+    visit = own_visit(store, ctx, cmd.mdtrt_id, cmd.psn_no, "outpatient", "input.mdtrtinfo")
     if visit.status != "open":
         raise Refused("input.mdtrtinfo.mdtrt_id", f"{visit.mdtrt_id} 不是有效就诊")
     store.update_visit(replace(visit, med_type=cmd.med_type, dise_codg=cmd.dise_codg, dise_name=cmd.dise_name))
@@ -143,7 +143,7 @@ def admit(store: Store, ctx: Context, cmd: Admission, diseinfo: Sequence[dict[st
 
 def change_admission(store: Store, ctx: Context, cmd: AdmissionChange) -> dict[str, object]:
     """2403 住院信息变更."""
-    visit = own_visit(store, ctx, cmd.mdtrt_id, cmd.psn_no, "inpatient")
+    visit = own_visit(store, ctx, cmd.mdtrt_id, cmd.psn_no, "inpatient", "input.adminfo")
     if visit.status != "open":
         raise Refused("input.adminfo.mdtrt_id", f"{visit.mdtrt_id} 不在院")
     changes = {
@@ -162,7 +162,7 @@ def change_admission(store: Store, ctx: Context, cmd: AdmissionChange) -> dict[s
 
 def discharge(store: Store, ctx: Context, cmd: Discharge, diseinfo: Sequence[dict[str, object]]) -> dict[str, object]:
     """2402 出院办理."""
-    visit = own_visit(store, ctx, cmd.mdtrt_id, cmd.psn_no, "inpatient")
+    visit = own_visit(store, ctx, cmd.mdtrt_id, cmd.psn_no, "inpatient", "input.dscginfo")
     if visit.status != "open":
         raise Refused("input.dscginfo.mdtrt_id", f"{visit.mdtrt_id} 不在院")
     if cmd.endtime < visit.begntime:
@@ -215,7 +215,7 @@ def upload_fees(store: Store, ctx: Context, lines: Sequence[FeeLineIn], kind: st
         node = f"input.feedetail[{i}]"
         if not line.mdtrt_id:
             raise Refused(f"{node}.mdtrt_id", "不能为空")
-        visit = visits.get(line.mdtrt_id) or own_visit(store, ctx, line.mdtrt_id, line.psn_no, kind)
+        visit = visits.get(line.mdtrt_id) or own_visit(store, ctx, line.mdtrt_id, line.psn_no, kind, node)
         visits[visit.mdtrt_id] = visit
         if visit.status != "open":
             raise Refused(f"{node}.mdtrt_id", f"{visit.mdtrt_id} 不是有效就诊，不能上传明细")
@@ -273,7 +273,7 @@ def classify_uploaded(
 def cancel_fees(store: Store, ctx: Context, mdtrt_id: str, psn_no: str, kind: str, sns: Sequence[str] | None,
                 chrg_bchno: str | None, node: str) -> dict[str, object]:  # fmt: skip
     """2205/2302 明细撤销: only unsettled lines; "0000" means all of them."""
-    visit = own_visit(store, ctx, mdtrt_id, psn_no, kind)
+    visit = own_visit(store, ctx, mdtrt_id, psn_no, kind, node)
     if visit.status == "cancelled":
         raise Refused(f"{node}.mdtrt_id", f"{mdtrt_id} 已撤销")
     if sns is not None:

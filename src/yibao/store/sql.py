@@ -13,8 +13,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, and_, case, func, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection, Table, and_, case, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from yibao.app.commands import ClearingApply, TotalStatement
 from yibao.app.errors import DuplicateMessage
@@ -107,6 +108,10 @@ class SqlStore:
         return (
             f"{admdvs[:6]:0<6}{prefix}{time.strftime('%Y%m%d%H%M%S', time.gmtime())}{os.getpid() % 1000:03d}{seq:05d}"
         )
+
+    def insert(self, table: Table) -> Any:
+        """INSERT with this database's ON CONFLICT clauses (SQLite and PostgreSQL spell them alike)."""
+        return pg_insert(table) if self.postgres else sqlite_insert(table)
 
     def lock_person(self, psn_no: str) -> None:
         # SQLite: BEGIN IMMEDIATE already holds the database's write lock for this transaction.
@@ -201,21 +206,18 @@ class SqlStore:
         return LoggedMessage(*row) if row else None
 
     def log_message(self, fixmedins_code: str, msgid: str, message: LoggedMessage, now: datetime) -> None:
-        try:
-            with self.conn.begin_nested():
-                self.conn.execute(
-                    insert(t.message_log).values(
-                        fixmedins_code=fixmedins_code,
-                        msgid=msgid,
-                        infno=message.infno,
-                        body_hash=message.body_hash,
-                        response=message.response,
-                        ref=message.ref,
-                        created_at=now,
-                    )
-                )
-        except IntegrityError:
-            raise DuplicateMessage(msgid) from None
+        values = {
+            "fixmedins_code": fixmedins_code,
+            "msgid": msgid,
+            "infno": message.infno,
+            "body_hash": message.body_hash,
+            "response": message.response,
+            "ref": message.ref,
+            "created_at": now,
+        }
+        statement = self.insert(t.message_log).values(values).on_conflict_do_nothing()
+        if self.conn.execute(statement.returning(t.message_log.c.msgid)).first() is None:
+            raise DuplicateMessage(msgid)
 
     # ---------------------------------------------------------------- visits and fee lines
 
@@ -296,7 +298,7 @@ class SqlStore:
         return row is not None
 
     def insert_fee_line(self, line: FeeLineRecord) -> None:
-        values = {f.name: getattr(line, f.name) for f in fields(FeeLineRecord)}
+        values = {f.name: getattr(line, f.name) for f in fields(FeeLineRecord) if f.name != "id"}
         values["cnt"], values["pric"] = str(line.cnt), str(line.pric)
         self.conn.execute(insert(t.fee_line).values(**values))
 
@@ -502,10 +504,18 @@ class SqlStore:
         for x in transfers:
             moves.setdefault(x.debit, [0, 0])[0] += x.amount
             moves.setdefault(x.credit, [0, 0])[1] += x.amount
+        upsert = self.insert(t.ledger_account)
         a = t.ledger_account.c
-        existing = set(self.conn.execute(select(a.code).where(a.code.in_(list(moves)))).scalars())
-        if new := [code for code in moves if code not in existing]:
-            self.conn.execute(insert(t.ledger_account), [{"code": code} for code in new])
+        upsert = upsert.on_conflict_do_update(
+            index_elements=[a.code],
+            set_={
+                "debits_posted": a.debits_posted + upsert.excluded.debits_posted,
+                "credits_posted": a.credits_posted + upsert.excluded.credits_posted,
+            },
+        )
+        # a fixed order of accounts: two postings never wait for each other in opposite orders
+        rows = [{"code": c, "debits_posted": d, "credits_posted": k} for c, (d, k) in sorted(moves.items())]
+        self.conn.execute(upsert, rows)
         self.conn.execute(
             insert(t.ledger_transfer),
             [
@@ -520,12 +530,6 @@ class SqlStore:
                 for x in transfers
             ],
         )
-        for code, (debit, credit) in sorted(moves.items()):  # a fixed order: no deadlock between postings
-            self.conn.execute(
-                update(t.ledger_account)
-                .where(a.code == code)
-                .values(debits_posted=a.debits_posted + debit, credits_posted=a.credits_posted + credit)
-            )
 
     def transfers_of(self, posting_id: str) -> list[Transfer]:
         x = t.ledger_transfer.c

@@ -64,10 +64,19 @@ def making_visit(use_case: Callable[..., Output], node: str, cls: type[Any], out
 
 
 def upload(kind: str) -> Handler:
+    """2204/2301: what a 2601 of this message would cancel are the rows it stored, not their numbers."""
+
     def handle(store: Store, ctx: Context, data: dict[str, Any]) -> tuple[Output, str | None]:
         lines = many(data, "feedetail", c.FeeLineIn)
         out = visits.upload_fees(store, ctx, lines, kind)
-        return out, json.dumps([[line.mdtrt_id, line.feedetl_sn] for line in lines])
+        rows = {
+            (mdtrt_id, line.feedetl_sn): line.id
+            for mdtrt_id in {line.mdtrt_id for line in lines}
+            for line in store.unsettled_lines(mdtrt_id, None)
+        }
+        return out, json.dumps(
+            [[line.mdtrt_id, line.feedetl_sn, rows[line.mdtrt_id, line.feedetl_sn]] for line in lines]
+        )
 
     return handle
 
