@@ -31,9 +31,8 @@ from yibao.domain.codes import ClrType, FundPayType, PsnInsuStas
 from yibao.domain.ledger import reversal_of, settlement_posting
 from yibao.domain.money import Fen, fen_to_yuan, yuan_to_fen
 from yibao.domain.policy import select_policy
-from yibao.domain.settlement import SetlInfo, Settlement, calculate, line_output
+from yibao.domain.settlement import SETLINFO_FIELDS, Settlement, calculate, line_output
 
-AMOUNT_FIELDS = tuple(f.name for f in fields(SetlInfo))
 CLR_TYPE = {"outpatient": ClrType.OUTPATIENT, "inpatient": ClrType.INPATIENT, "pharmacy": ClrType.PHARMACY}
 KIND_NAME = {"outpatient": "门诊", "inpatient": "住院", "pharmacy": "药店购药"}
 ACCOUNT = FundPayType.EMPLOYEE_ACCOUNT
@@ -201,7 +200,7 @@ def record(store: Store, ctx: Context, c: Computed, kind: str, mid_setl_flag: bo
             mid_setl_flag=mid_setl_flag,
             revs_setl_id=None,
             policy_name=c.result.policy_name,
-            amounts={name: getattr(info, name) for name in AMOUNT_FIELDS},
+            amounts={name: getattr(info, name) for name in SETLINFO_FIELDS},
             setl_proc_info="\n".join(c.result.trace),
         ),
         [
@@ -275,9 +274,7 @@ def reverse(store: Store, ctx: Context, cmd: Reverse, kinds: tuple[str, ...]) ->
 
 def settlement_output(c: Computed, setl_id: str | None, ctx: Context) -> dict[str, object]:
     """The national 2206/2207 output for a computed settlement."""
-    out = c.result.output()
-    setlinfo = out["setlinfo"]
-    assert isinstance(setlinfo, dict)
+    setlinfo = c.result.setlinfo_output()
     setlinfo.update(person_fields(c.person, c.insurance.insutype, c.insurance.psn_type, ctx.today))
     setlinfo.update(
         mdtrt_id=c.visit.mdtrt_id,
@@ -291,7 +288,7 @@ def settlement_output(c: Computed, setl_id: str | None, ctx: Context) -> dict[st
         clr_way="1",
         clr_type=CLR_TYPE[c.visit.kind].value,
     )
-    return {"setlinfo": setlinfo, "setldetail": out["setldetail"]}
+    return {"setlinfo": setlinfo, "setldetail": c.result.setldetail_output()}
 
 
 def stored_output(store: Store, row: SettlementRow, person: PersonRecord) -> dict[str, object]:

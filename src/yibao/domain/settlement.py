@@ -96,22 +96,27 @@ class Settlement:
 
     def output(self) -> dict[str, object]:
         """The national output: setlinfo, setldetail and per-line results, amounts in yuan."""
-        setlinfo = {f.name: fen_to_yuan(getattr(self.setlinfo, f.name)) for f in fields(SetlInfo)}
-        return {
-            "setlinfo": setlinfo,
-            "setldetail": [
-                {
-                    "fund_pay_type": row.fund_pay_type.value,
-                    "fund_pay_type_name": row.fund_pay_type.label,
-                    "inscp_scp_amt": fen_to_yuan(row.inscp_scp_amt),
-                    "crt_payb_lmt_amt": None if row.crt_payb_lmt_amt is None else fen_to_yuan(row.crt_payb_lmt_amt),
-                    "fund_payamt": fen_to_yuan(row.fund_payamt),
-                    "setl_proc_info": row.setl_proc_info,
-                }
-                for row in self.setldetail
-            ],
-            "result": [line_output(line) for line in self.lines],
-        }
+        return {"setlinfo": self.setlinfo_output(), "setldetail": self.setldetail_output(),
+                "result": [line_output(line) for line in self.lines]}  # fmt: skip
+
+    def setlinfo_output(self) -> dict[str, object]:
+        return {name: fen_to_yuan(getattr(self.setlinfo, name)) for name in SETLINFO_FIELDS}
+
+    def setldetail_output(self) -> list[dict[str, object]]:
+        return [
+            {
+                "fund_pay_type": row.fund_pay_type.value,
+                "fund_pay_type_name": row.fund_pay_type.label,
+                "inscp_scp_amt": fen_to_yuan(row.inscp_scp_amt),
+                "crt_payb_lmt_amt": None if row.crt_payb_lmt_amt is None else fen_to_yuan(row.crt_payb_lmt_amt),
+                "fund_payamt": fen_to_yuan(row.fund_payamt),
+                "setl_proc_info": row.setl_proc_info,
+            }
+            for row in self.setldetail
+        ]
+
+
+SETLINFO_FIELDS = tuple(f.name for f in fields(SetlInfo))
 
 
 def line_output(line: LineResult) -> dict[str, object]:

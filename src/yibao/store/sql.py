@@ -13,7 +13,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Table, and_, case, func, insert, select, update
+from sqlalchemy import Connection, Table, and_, bindparam, case, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -50,6 +50,28 @@ from yibao.store import tables as t
 
 AMOUNTS = [c.name for c in t.settlement.columns if c.type.__class__.__name__ == "BigInteger"]
 _counter = itertools.count(int.from_bytes(os.urandom(2), "big"))
+
+
+# Statements on the settlement path, built once: parameters are bound at execution.
+_f, _c = t.fee_line.c, t.counter_delta.c
+MARK_SETTLED = (
+    update(t.fee_line)
+    .where(
+        _f.mdtrt_id == bindparam("visit"),
+        _f.feedetl_sn.in_(bindparam("sns", expanding=True)),
+        _f.status == "uploaded",
+    )
+    .values(setl_id=bindparam("settlement"))
+)
+COUNTERS = (
+    select(_c.key, _c.period, func.sum(_c.delta))
+    .where(
+        _c.psn_no == bindparam("psn_no"),
+        _c.insutype == bindparam("insutype"),
+        _c.period.in_(bindparam("periods", expanding=True)),
+    )
+    .group_by(_c.key, _c.period)
+)
 
 
 class ConfigCache:
@@ -215,8 +237,8 @@ class SqlStore:
             "ref": message.ref,
             "created_at": now,
         }
-        statement = self.insert(t.message_log).values(values).on_conflict_do_nothing()
-        if self.conn.execute(statement.returning(t.message_log.c.msgid)).first() is None:
+        statement = self.insert(t.message_log).on_conflict_do_nothing().returning(t.message_log.c.msgid)
+        if self.conn.execute(statement, values).first() is None:
             raise DuplicateMessage(msgid)
 
     # ---------------------------------------------------------------- visits and fee lines
@@ -226,7 +248,7 @@ class SqlStore:
         return visit_record(row._mapping) if row else None
 
     def insert_visit(self, visit: VisitRecord, now: datetime) -> None:
-        self.conn.execute(insert(t.visit).values(**visit_values(visit), created_at=now))
+        self.conn.execute(insert(t.visit), {**visit_values(visit), "created_at": now})
 
     def update_visit(self, visit: VisitRecord) -> None:
         self.conn.execute(update(t.visit).where(t.visit.c.mdtrt_id == visit.mdtrt_id).values(**visit_values(visit)))
@@ -300,7 +322,7 @@ class SqlStore:
     def insert_fee_line(self, line: FeeLineRecord) -> None:
         values = {f.name: getattr(line, f.name) for f in fields(FeeLineRecord) if f.name != "id"}
         values["cnt"], values["pric"] = str(line.cnt), str(line.pric)
-        self.conn.execute(insert(t.fee_line).values(**values))
+        self.conn.execute(insert(t.fee_line), values)
 
     def unsettled_lines(self, mdtrt_id: str, chrg_bchno: str | None) -> list[FeeLineRecord]:
         f = t.fee_line.c
@@ -319,12 +341,7 @@ class SqlStore:
         self.conn.execute(q.values(status="cancelled"))
 
     def mark_lines_settled(self, mdtrt_id: str, sns: Sequence[str], setl_id: str) -> None:
-        f = t.fee_line.c
-        self.conn.execute(
-            update(t.fee_line)
-            .where(f.mdtrt_id == mdtrt_id, f.feedetl_sn.in_(list(sns)), f.status == "uploaded")
-            .values(setl_id=setl_id)
-        )
+        self.conn.execute(MARK_SETTLED, {"visit": mdtrt_id, "sns": list(sns), "settlement": setl_id})
 
     def unmark_lines(self, setl_id: str) -> None:
         self.conn.execute(update(t.fee_line).where(t.fee_line.c.setl_id == setl_id).values(setl_id=None))
@@ -378,7 +395,7 @@ class SqlStore:
         counter_deltas: dict[tuple[str, str], Fen],
     ) -> None:
         values = {f.name: getattr(row, f.name) for f in fields(SettlementRow) if f.name != "amounts"}
-        self.conn.execute(insert(t.settlement).values(**values, **row.amounts))
+        self.conn.execute(insert(t.settlement), {**values, **row.amounts})
         if details:
             self.conn.execute(
                 insert(t.setl_detail),
@@ -451,13 +468,8 @@ class SqlStore:
         return int(self.conn.execute(q).scalar_one())
 
     def counters(self, psn_no: str, insutype: str, periods: Iterable[str]) -> dict[tuple[str, str], Fen]:
-        c = t.counter_delta.c
-        q = (
-            select(c.key, c.period, func.sum(c.delta))
-            .where(c.psn_no == psn_no, c.insutype == insutype, c.period.in_(list(periods)))
-            .group_by(c.key, c.period)
-        )
-        return {(key, period): int(total) for key, period, total in self.conn.execute(q)}
+        rows = self.conn.execute(COUNTERS, {"psn_no": psn_no, "insutype": insutype, "periods": list(periods)})
+        return {(key, period): int(total) for key, period, total in rows}
 
     def counter_deltas_of(self, setl_id: str) -> dict[tuple[str, str], Fen]:
         c = t.counter_delta.c
