@@ -57,8 +57,7 @@ def purchase(
         c = run_calculator(store, ctx, visit, insurance, lines, cmd.med_type, cmd.acct_used_flag)
         return settlement_output(c, None, ctx), None
     store.insert_visit(visit, ctx.now)
-    for record_ in lines:
-        store.insert_fee_line(record_)
+    store.insert_fee_lines(lines)
     c = run_calculator(store, ctx, visit, insurance, lines, cmd.med_type, cmd.acct_used_flag)
     setl_id = record(store, ctx, c, "pharmacy", mid_setl_flag=False)
     return settlement_output(c, setl_id, ctx), setl_id

@@ -205,29 +205,43 @@ def undo_discharge(store: Store, ctx: Context, cmd: VisitRef) -> dict[str, objec
 
 
 def upload_fees(store: Store, ctx: Context, lines: Sequence[FeeLineIn], kind: str) -> dict[str, object]:
-    """2204/2301 费用明细上传: store the lines and answer how each one is classified."""
+    """2204/2301 费用明细上传: store the lines and answer how each one is classified.
+
+    The whole batch is checked before anything is stored: one bad line refuses them all.
+    """
     if not lines:
         raise Refused("input.feedetail", "费用明细不能为空")
-    visits: dict[str, VisitRecord] = {}
-    results = []
-    seen: set[tuple[str, str]] = set()
+    visits: dict[str, tuple[VisitRecord, set[str], LineContext]] = {}
+    records, results = [], []
     for i, line in enumerate(lines):
         node = f"input.feedetail[{i}]"
         if not line.mdtrt_id:
             raise Refused(f"{node}.mdtrt_id", "不能为空")
-        visit = visits.get(line.mdtrt_id) or own_visit(store, ctx, line.mdtrt_id, line.psn_no, kind, node)
-        visits[visit.mdtrt_id] = visit
-        if visit.status != "open":
-            raise Refused(f"{node}.mdtrt_id", f"{visit.mdtrt_id} 不是有效就诊，不能上传明细")
+        if line.mdtrt_id not in visits:
+            visit = own_visit(store, ctx, line.mdtrt_id, line.psn_no, kind, node)
+            if visit.status != "open":
+                raise Refused(f"{node}.mdtrt_id", f"{visit.mdtrt_id} 不是有效就诊，不能上传明细")
+            visits[visit.mdtrt_id] = (visit, store.live_line_sns(visit.mdtrt_id), line_context(store, ctx, visit))
+        visit, taken, lctx = visits[line.mdtrt_id]
         if line.psn_no != visit.psn_no:
             raise Refused(f"{node}.psn_no", f"{line.psn_no} 与就诊人员不符")
-        if (visit.mdtrt_id, line.feedetl_sn) in seen or store.line_exists(visit.mdtrt_id, line.feedetl_sn):
+        if line.feedetl_sn in taken:
             raise Refused(f"{node}.feedetl_sn", f"{line.feedetl_sn} 在就诊 {visit.mdtrt_id} 中重复")
-        seen.add((visit.mdtrt_id, line.feedetl_sn))
+        taken.add(line.feedetl_sn)
         record = fee_line_record(line, node)
-        store.insert_fee_line(record)
-        results.append(classify_uploaded(store, ctx, visit, record, node))
+        records.append(record)
+        results.append(classify_uploaded(store, lctx, record, node))
+    store.insert_fee_lines(records)
     return {"result": results}
+
+
+def line_context(store: Store, ctx: Context, visit: VisitRecord) -> LineContext:
+    """Who, where and when, as the catalogue's restrictions look at a line of this visit."""
+    person = store.person(visit.psn_no)
+    inst = store.institution(visit.fixmedins_code)
+    assert person is not None and inst is not None  # a visit is only made for known ones
+    return LineContext(visit.mdtrtarea_admvs, ctx.today, person.gend, age_on(person.brdy, ctx.today), inst.hosp_lv,
+                       visit.med_type)  # fmt: skip
 
 
 def fee_line_record(line: FeeLineIn, node: str) -> FeeLineRecord:
@@ -256,16 +270,9 @@ def fee_line_record(line: FeeLineIn, node: str) -> FeeLineRecord:
     )
 
 
-def classify_uploaded(
-    store: Store, ctx: Context, visit: VisitRecord, line: FeeLineRecord, node: str
-) -> dict[str, object]:
+def classify_uploaded(store: Store, lctx: LineContext, line: FeeLineRecord, node: str) -> dict[str, object]:
     """How a line will be classified at settlement (就医地目录), as 2204/2301 answer it."""
-    person = store.person(visit.psn_no)
-    inst = store.institution(visit.fixmedins_code)
-    assert person is not None and inst is not None
-    lctx = LineContext(visit.mdtrtarea_admvs, ctx.today, person.gend, age_on(person.brdy, ctx.today),
-                       inst.hosp_lv, visit.med_type)  # fmt: skip
-    catalog = store.catalog(visit.mdtrtarea_admvs)
+    catalog = store.catalog(lctx.admdvs)
     fee = FeeLine(line.feedetl_sn, line.med_list_codg, line.cnt, line.pric, fen_to_yuan(line.det_item_fee_sumamt))
     return line_output(classify_line(fee, catalog.get(line.med_list_codg), lctx, node))
 

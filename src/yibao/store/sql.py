@@ -312,17 +312,19 @@ class SqlStore:
         )
         return [dict(r._mapping) for r in rows]
 
-    def line_exists(self, mdtrt_id: str, feedetl_sn: str) -> bool:
+    def live_line_sns(self, mdtrt_id: str) -> set[str]:
         f = t.fee_line.c
-        row = self.conn.execute(
-            select(f.status).where(f.mdtrt_id == mdtrt_id, f.feedetl_sn == feedetl_sn, f.status != "cancelled")
-        ).first()
-        return row is not None
+        q = select(f.feedetl_sn).where(f.mdtrt_id == mdtrt_id, f.status != "cancelled")
+        return set(self.conn.execute(q).scalars())
 
-    def insert_fee_line(self, line: FeeLineRecord) -> None:
-        values = {f.name: getattr(line, f.name) for f in fields(FeeLineRecord) if f.name != "id"}
-        values["cnt"], values["pric"] = str(line.cnt), str(line.pric)
-        self.conn.execute(insert(t.fee_line), values)
+    def insert_fee_lines(self, lines: Sequence[FeeLineRecord]) -> None:
+        rows = []
+        for line in lines:
+            values = {f.name: getattr(line, f.name) for f in fields(FeeLineRecord) if f.name != "id"}
+            values["cnt"], values["pric"] = str(line.cnt), str(line.pric)
+            rows.append(values)
+        if rows:
+            self.conn.execute(insert(t.fee_line), rows)
 
     def unsettled_lines(self, mdtrt_id: str, chrg_bchno: str | None) -> list[FeeLineRecord]:
         f = t.fee_line.c
