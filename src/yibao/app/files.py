@@ -8,10 +8,10 @@ import zipfile
 from dataclasses import dataclass
 from datetime import timedelta
 
+from yibao.app.access import caller
 from yibao.app.errors import NotFound, Refused
 from yibao.app.ports import Store
 from yibao.app.records import Context
-from yibao.app.visits import caller
 from yibao.domain.catalog import CatalogItem
 from yibao.domain.codes import ListType
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
+from yibao.app.access import active_insurance, caller
 from yibao.app.commands import FeeLineIn, PharmacyIn
 from yibao.app.errors import Refused
 from yibao.app.ports import Store
 from yibao.app.records import Context, VisitRecord
-from yibao.app.settle import active_insurance, record, run_calculator, settlement_output
-from yibao.app.visits import caller, check_certificate, fee_line_record, known_person
+from yibao.app.settle import record, run_calculator, settlement_output
+from yibao.app.visits import check_certificate, fee_line_record, known_person
 from yibao.domain.money import fen_to_yuan, yuan_to_fen
 
 

@@ -55,6 +55,9 @@ def apply_clearing(store: Store, ctx: Context, cmd: ClearingApply) -> dict[str, 
     """3203 清算申请: the month's totals must match what was settled."""
     if len(cmd.setlym) != 6 or not cmd.setlym.isdigit():
         raise Refused("input.data.setlym", f"{cmd.setlym} 应为 yyyyMM")
+    for name, day in (("begndate", cmd.begndate), ("enddate", cmd.enddate)):
+        if f"{day:%Y%m}" != cmd.setlym:
+            raise Refused(f"input.data.{name}", f"{day} 不在清算年月 {cmd.setlym} 内")
     ours = store.totals(ctx.fixmedins_code, None, cmd.clr_type, *utc_bounds(cmd.begndate, cmd.enddate))
     claimed = (yuan_to_fen(cmd.medfee_sumamt), yuan_to_fen(cmd.fund_appy_sum), yuan_to_fen(cmd.acct_pay))
     if claimed != (ours.medfee_sumamt, ours.fund_pay_sumamt, ours.acct_pay):

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import date
 
+from yibao.app.access import KIND_NAME, active_insurance, own_visit
 from yibao.app.commands import Reverse, SettleIn
 from yibao.app.errors import NotFound, Refused
 from yibao.app.ports import Store
@@ -27,14 +28,14 @@ from yibao.app.records import (
 )
 from yibao.domain.claim import Claim, FeeLine, Person, Visit, age_on
 from yibao.domain.classification import LineResult
-from yibao.domain.codes import ClrType, FundPayType, PsnInsuStas
+from yibao.domain.codes import ClrType, FundPayType
+from yibao.domain.errors import PolicyError
 from yibao.domain.ledger import reversal_of, settlement_posting
 from yibao.domain.money import Fen, fen_to_yuan, yuan_to_fen
 from yibao.domain.policy import select_policy
 from yibao.domain.settlement import SETLINFO_FIELDS, Settlement, calculate, line_output
 
 CLR_TYPE = {"outpatient": ClrType.OUTPATIENT, "inpatient": ClrType.INPATIENT, "pharmacy": ClrType.PHARMACY}
-KIND_NAME = {"outpatient": "门诊", "inpatient": "住院", "pharmacy": "药店购药"}
 ACCOUNT = FundPayType.EMPLOYEE_ACCOUNT
 
 
@@ -57,30 +58,6 @@ class Computed:
             for key in after
             if after[key] != self.counters_before.get(key, 0)
         }
-
-
-def own_visit(
-    store: Store, ctx: Context, mdtrt_id: str, psn_no: str, kind: str, node: str = "input.data"
-) -> VisitRecord:
-    """The caller's own visit of this person, of the kind the transaction is for (``node``: where the ids came)."""
-    visit = store.visit(mdtrt_id)
-    if visit is None or visit.fixmedins_code != ctx.fixmedins_code:
-        raise NotFound(f"{node}.mdtrt_id", f"{mdtrt_id} 就诊不存在")
-    if visit.psn_no != psn_no:
-        raise Refused(f"{node}.psn_no", f"{psn_no} 与就诊 {mdtrt_id} 的人员不符")
-    if visit.kind != kind:
-        raise Refused(f"{node}.mdtrt_id", f"{mdtrt_id} 是{KIND_NAME[visit.kind]}就诊，不能用于{KIND_NAME[kind]}交易")
-    return visit
-
-
-def active_insurance(store: Store, psn_no: str, insutype: str, node: str) -> InsuranceRecord:
-    insurance = store.insurance(psn_no, insutype)
-    if insurance is None:
-        raise NotFound(f"{node}.insutype", f"人员 {psn_no} 无险种 {insutype} 的参保记录")
-    if insurance.psn_insu_stas != PsnInsuStas.NORMAL:
-        status = PsnInsuStas.describe(insurance.psn_insu_stas)
-        raise Refused(f"{node}.psn_no", f"{psn_no} 参保状态为{status}，不能享受待遇")
-    return insurance
 
 
 def compute(store: Store, ctx: Context, cmd: SettleIn, kind: str) -> Computed:
@@ -115,7 +92,10 @@ def run_calculator(
 ) -> Computed:
     day = ctx.today
     person = store.person(visit.psn_no)
-    policy = select_policy(store.policies(), insurance.insuplc_admdvs, insurance.insutype, day)
+    try:
+        policy = select_policy(store.policies(), insurance.insuplc_admdvs, insurance.insutype, day)
+    except PolicyError as exc:
+        raise Refused("input.data.insutype", exc.reason) from None
     catalog = store.catalog(visit.mdtrtarea_admvs)
     institution = store.institution(visit.fixmedins_code)
     assert person is not None and institution is not None  # a visit is only made for known ones

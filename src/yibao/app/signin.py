@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from yibao.app.access import caller
 from yibao.app.commands import SignIn, SignOut
 from yibao.app.errors import NotFound
 from yibao.app.ports import Store
 from yibao.app.records import Context
-from yibao.app.visits import caller
 
 
 def sign_in(store: Store, ctx: Context, cmd: SignIn) -> dict[str, object]:

@@ -7,6 +7,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import asdict, replace
 
+from yibao.app.access import active_insurance, caller, own_visit
 from yibao.app.commands import (
     Admission,
     AdmissionChange,
@@ -20,25 +21,12 @@ from yibao.app.commands import (
 from yibao.app.errors import NotFound, Refused
 from yibao.app.ports import Store
 from yibao.app.records import Context, FeeLineRecord, InstitutionRecord, PersonRecord, VisitRecord
-from yibao.app.settle import active_insurance, own_visit
 from yibao.domain.claim import FeeLine, age_on
 from yibao.domain.classification import LineContext, classify_line
 from yibao.domain.money import FEN_PER_YUAN, fen_to_yuan, round_fen, yuan_to_fen
 from yibao.domain.settlement import line_output
 
 CANCEL_ALL = "0000"
-
-
-def caller(store: Store, ctx: Context, *, hospital: bool) -> InstitutionRecord:
-    """The calling institution, which must be in service (and a hospital, for visits)."""
-    inst = store.institution(ctx.fixmedins_code)
-    if inst is None:
-        raise NotFound("fixmedins_code", f"{ctx.fixmedins_code} 定点医药机构不存在")
-    if inst.status != "1":
-        raise Refused("fixmedins_code", f"{ctx.fixmedins_code} 定点资格已暂停")
-    if hospital and inst.is_pharmacy:
-        raise Refused("infno", f"零售药店不能办理 {ctx.infno} 交易")
-    return inst
 
 
 def known_person(store: Store, psn_no: str, node: str) -> PersonRecord:
@@ -116,6 +104,7 @@ def visit_info(store: Store, ctx: Context, cmd: VisitInfo, diseinfo: Sequence[di
     visit = own_visit(store, ctx, cmd.mdtrt_id, cmd.psn_no, "outpatient", "input.mdtrtinfo")
     if visit.status != "open":
         raise Refused("input.mdtrtinfo.mdtrt_id", f"{visit.mdtrt_id} 不是有效就诊")
+    ensure_nothing_settled(store, visit, "input.mdtrtinfo")
     store.update_visit(replace(visit, med_type=cmd.med_type, dise_codg=cmd.dise_codg, dise_name=cmd.dise_name))
     store.replace_diagnoses(visit.mdtrt_id, diseinfo)
     return {}
