@@ -8,7 +8,6 @@ from contextlib import asynccontextmanager
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request, Response
-from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
 from yibao import __version__
@@ -76,7 +75,7 @@ def create_app(db: Database | None = None) -> FastAPI:
         tags=["fsi"],
     )
     async def call_service(request: Request) -> Response:
-        return respond(await run_in_threadpool(dispatcher.handle, await request.body(), None))
+        return respond(dispatcher.handle(await request.body(), None))
 
     for txn in TRANSACTIONS.values():
         for path in txn.paths:
@@ -100,7 +99,7 @@ def create_app(db: Database | None = None) -> FastAPI:
 
 def _service_route(dispatcher: Dispatcher, infno: str):  # type: ignore[no-untyped-def]
     async def route(request: Request) -> Response:
-        return respond(await run_in_threadpool(dispatcher.handle, await request.body(), infno))
+        return respond(dispatcher.handle(await request.body(), infno))
 
     return route
 

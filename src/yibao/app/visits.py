@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import asdict, replace
+from dataclasses import fields, replace
 
 from yibao.app.access import active_insurance, caller, own_visit
 from yibao.app.commands import (
@@ -193,8 +193,11 @@ def undo_discharge(store: Store, ctx: Context, cmd: VisitRef) -> dict[str, objec
     return {}
 
 
-def upload_fees(store: Store, ctx: Context, lines: Sequence[FeeLineIn], kind: str) -> dict[str, object]:
-    """2204/2301 费用明细上传: store the lines and answer how each one is classified.
+def upload_fees(
+    store: Store, ctx: Context, lines: Sequence[FeeLineIn], kind: str
+) -> tuple[dict[str, object], list[tuple[str, str, int]]]:
+    """2204/2301 费用明细上传: store the lines and answer how each one is classified; also returns
+    (mdtrt_id, feedetl_sn, row id) of what was stored, which is what a 2601 of the message would cancel.
 
     The whole batch is checked before anything is stored: one bad line refuses them all.
     """
@@ -220,8 +223,8 @@ def upload_fees(store: Store, ctx: Context, lines: Sequence[FeeLineIn], kind: st
         record = fee_line_record(line, node)
         records.append(record)
         results.append(classify_uploaded(store, lctx, record, node))
-    store.insert_fee_lines(records)
-    return {"result": results}
+    ids = store.insert_fee_lines(records)
+    return {"result": results}, [(r.mdtrt_id, r.feedetl_sn, row_id) for r, row_id in zip(records, ids, strict=True)]
 
 
 def line_context(store: Store, ctx: Context, visit: VisitRecord) -> LineContext:
@@ -233,6 +236,10 @@ def line_context(store: Store, ctx: Context, visit: VisitRecord) -> LineContext:
                        visit.med_type)  # fmt: skip
 
 
+# What an uploaded line carries beyond what settlement reads: kept with the line as it came.
+EXTRA_FIELDS = tuple(f.name for f in fields(FeeLineIn) if f.name not in {g.name for g in fields(FeeLineRecord)})
+
+
 def fee_line_record(line: FeeLineIn, node: str) -> FeeLineRecord:
     if line.cnt <= 0:
         raise Refused(f"{node}.cnt", "数量必须大于0")
@@ -241,7 +248,7 @@ def fee_line_record(line: FeeLineIn, node: str) -> FeeLineRecord:
     total = yuan_to_fen(line.det_item_fee_sumamt)
     if abs(total - round_fen(line.pric * line.cnt * FEN_PER_YUAN)) > 1:
         raise Refused(f"{node}.det_item_fee_sumamt", f"{line.det_item_fee_sumamt} 不等于单价×数量")
-    extra = {k: v for k, v in asdict(line).items() if v not in ("", None) and k not in FeeLineRecord.__slots__}
+    extra = {name: value for name in EXTRA_FIELDS if (value := getattr(line, name)) not in ("", None)}
     return FeeLineRecord(
         mdtrt_id=line.mdtrt_id,
         feedetl_sn=line.feedetl_sn,

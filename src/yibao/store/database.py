@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -17,12 +18,24 @@ class Database:
     def __init__(self, engine: Engine | None = None) -> None:
         self.engine = engine or make_engine()
         self.cache = ConfigCache()
+        self.sqlite = self.engine.dialect.name == "sqlite"
+        self._writer = threading.Lock()
 
     @contextmanager
     def transaction(self, *, write: bool = True) -> Iterator[SqlStore]:
         """Commit on success, roll back on any exception. On SQLite a reading transaction does not
         take the write lock (``write=False``), so queries do not queue behind settlements."""
-        options = {} if write else {"sqlite_deferred": True}
+        if write and self.sqlite:
+            # SQLite has one writer at a time; threads of this process queue here in order instead of
+            # polling the database lock with growing sleeps (which gave multi-second tails).
+            with self._writer, self._transaction({}) as store:
+                yield store
+        else:
+            with self._transaction({} if write else {"sqlite_deferred": True}) as store:
+                yield store
+
+    @contextmanager
+    def _transaction(self, options: dict[str, object]) -> Iterator[SqlStore]:
         with self.engine.connect().execution_options(**options) as conn, conn.begin():
             yield SqlStore(conn, self.cache)
 

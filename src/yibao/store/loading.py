@@ -8,6 +8,7 @@ personal accounts come in as balanced ledger postings from an opening account.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -120,7 +121,8 @@ def load_registry_file(db: Database, path: Path) -> dict[str, int]:
                 )
             counts["persons"] += 1
         if transfers:
-            SqlStore(conn, db.cache).post(f"opening-{path.name}-{now:%Y%m%d%H%M%S}", transfers, now)
+            digest = hashlib.sha1(path.name.encode()).hexdigest()[:8]
+            SqlStore(conn, db.cache).post(f"opening-{now:%Y%m%d%H%M%S%f}-{digest}", transfers, now)
     return counts
 
 

@@ -9,13 +9,12 @@ import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import fields
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from functools import cached_property
+from typing import Any, TypeVar, get_args, get_type_hints
 
-from sqlalchemy import Connection, Table, and_, bindparam, case, func, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Connection, and_, case, func, insert, select, update
 
 from yibao.app.commands import ClearingApply, TotalStatement
 from yibao.app.errors import DuplicateMessage
@@ -50,28 +49,6 @@ from yibao.store import tables as t
 
 AMOUNTS = [c.name for c in t.settlement.columns if c.type.__class__.__name__ == "BigInteger"]
 _counter = itertools.count(int.from_bytes(os.urandom(2), "big"))
-
-
-# Statements on the settlement path, built once: parameters are bound at execution.
-_f, _c = t.fee_line.c, t.counter_delta.c
-MARK_SETTLED = (
-    update(t.fee_line)
-    .where(
-        _f.mdtrt_id == bindparam("visit"),
-        _f.feedetl_sn.in_(bindparam("sns", expanding=True)),
-        _f.status == "uploaded",
-    )
-    .values(setl_id=bindparam("settlement"))
-)
-COUNTERS = (
-    select(_c.key, _c.period, func.sum(_c.delta))
-    .where(
-        _c.psn_no == bindparam("psn_no"),
-        _c.insutype == bindparam("insutype"),
-        _c.period.in_(bindparam("periods", expanding=True)),
-    )
-    .group_by(_c.key, _c.period)
-)
 
 
 class ConfigCache:
@@ -122,6 +99,39 @@ class SqlStore:
         self.cache = cache
         self.postgres = conn.dialect.name == "postgresql"
 
+    # ---------------------------------------------------------------- the driver, on the hot path
+    # SQLAlchemy Core costs several times the driver's CPU for a small statement; the statements a
+    # settlement runs go to the driver directly, inside the same transaction. Written with ? marks.
+
+    @cached_property
+    def driver(self) -> Any:
+        return self.conn.connection.driver_connection
+
+    def sql(self, statement: str, params: Sequence[Any] = ()) -> Any:
+        cursor = self.driver.cursor()
+        cursor.execute(self._dialect(statement), params if self.postgres else [_sqlite_value(v) for v in params])
+        return cursor
+
+    def sql_many(self, statement: str, rows: Sequence[Sequence[Any]]) -> None:
+        if rows:
+            if not self.postgres:
+                rows = [[_sqlite_value(v) for v in row] for row in rows]
+            self.driver.cursor().executemany(self._dialect(statement), rows)
+
+    def _dialect(self, statement: str) -> str:
+        return (
+            _PG_SQL.get(statement) or _PG_SQL.setdefault(statement, statement.replace("?", "%s"))
+            if self.postgres
+            else statement
+        )
+
+    def record(self, cls: type[R], statement: str, params: Sequence[Any]) -> R | None:
+        row = self.sql(statement, params).fetchone()
+        return None if row is None else _make(cls, row, self.postgres)
+
+    def records(self, cls: type[R], statement: str, params: Sequence[Any]) -> list[R]:
+        return [_make(cls, row, self.postgres) for row in self.sql(statement, params).fetchall()]
+
     # ---------------------------------------------------------------- identifiers and locks
 
     def new_id(self, prefix: str, admdvs: str) -> str:
@@ -131,20 +141,15 @@ class SqlStore:
             f"{admdvs[:6]:0<6}{prefix}{time.strftime('%Y%m%d%H%M%S', time.gmtime())}{os.getpid() % 1000:03d}{seq:05d}"
         )
 
-    def insert(self, table: Table) -> Any:
-        """INSERT with this database's ON CONFLICT clauses (SQLite and PostgreSQL spell them alike)."""
-        return pg_insert(table) if self.postgres else sqlite_insert(table)
-
     def lock_person(self, psn_no: str) -> None:
         # SQLite: BEGIN IMMEDIATE already holds the database's write lock for this transaction.
         if self.postgres:
-            self.conn.execute(select(t.person.c.psn_no).where(t.person.c.psn_no == psn_no).with_for_update())
+            self.sql("SELECT psn_no FROM person WHERE psn_no = ? FOR UPDATE", (psn_no,))
 
     # ---------------------------------------------------------------- registry and configuration
 
     def person(self, psn_no: str) -> PersonRecord | None:
-        row = self.conn.execute(select(t.person).where(t.person.c.psn_no == psn_no)).first()
-        return PersonRecord(**row._mapping) if row else None
+        return self.record(PersonRecord, f"SELECT {columns(PersonRecord)} FROM person WHERE psn_no = ?", (psn_no,))
 
     def person_by_certno(self, certno: str) -> PersonRecord | None:
         row = self.conn.execute(select(t.person).where(t.person.c.certno == certno)).first()
@@ -155,10 +160,8 @@ class SqlStore:
         return PersonRecord(**row._mapping) if row else None
 
     def insurance(self, psn_no: str, insutype: str) -> InsuranceRecord | None:
-        row = self.conn.execute(
-            select(t.insurance).where(t.insurance.c.psn_no == psn_no, t.insurance.c.insutype == insutype)
-        ).first()
-        return InsuranceRecord(**row._mapping) if row else None
+        sql = f"SELECT {columns(InsuranceRecord)} FROM insurance WHERE psn_no = ? AND insutype = ?"
+        return self.record(InsuranceRecord, sql, (psn_no, insutype))
 
     def insurances(self, psn_no: str) -> list[InsuranceRecord]:
         rows = self.conn.execute(
@@ -167,12 +170,12 @@ class SqlStore:
         return [InsuranceRecord(**r._mapping) for r in rows]
 
     def identities(self, psn_no: str) -> list[IdentityRecord]:
-        rows = self.conn.execute(select(t.identity).where(t.identity.c.psn_no == psn_no))
-        return [IdentityRecord(**r._mapping) for r in rows]
+        sql = f"SELECT {columns(IdentityRecord)} FROM identity WHERE psn_no = ?"
+        return self.records(IdentityRecord, sql, (psn_no,))
 
     def institution(self, fixmedins_code: str) -> InstitutionRecord | None:
-        row = self.conn.execute(select(t.institution).where(t.institution.c.fixmedins_code == fixmedins_code)).first()
-        return InstitutionRecord(**row._mapping) if row else None
+        sql = f"SELECT {columns(InstitutionRecord)} FROM institution WHERE fixmedins_code = ?"
+        return self.record(InstitutionRecord, sql, (fixmedins_code,))
 
     def institutions(self, code: str, name: str, kind: str) -> list[InstitutionRecord]:
         q = select(t.institution).order_by(t.institution.c.fixmedins_code).limit(100)
@@ -221,34 +224,27 @@ class SqlStore:
         return result.rowcount == 1
 
     def logged(self, fixmedins_code: str, msgid: str) -> LoggedMessage | None:
-        m = t.message_log.c
-        row = self.conn.execute(
-            select(m.infno, m.body_hash, m.response, m.ref).where(m.fixmedins_code == fixmedins_code, m.msgid == msgid)
-        ).first()
-        return LoggedMessage(*row) if row else None
+        sql = "SELECT infno, body_hash, response, ref FROM message_log WHERE fixmedins_code = ? AND msgid = ?"
+        return self.record(LoggedMessage, sql, (fixmedins_code, msgid))
 
     def log_message(self, fixmedins_code: str, msgid: str, message: LoggedMessage, now: datetime) -> None:
-        values = {
-            "fixmedins_code": fixmedins_code,
-            "msgid": msgid,
-            "infno": message.infno,
-            "body_hash": message.body_hash,
-            "response": message.response,
-            "ref": message.ref,
-            "created_at": now,
-        }
-        statement = self.insert(t.message_log).on_conflict_do_nothing().returning(t.message_log.c.msgid)
-        if self.conn.execute(statement, values).first() is None:
+        sql = (
+            "INSERT INTO message_log (fixmedins_code, msgid, infno, body_hash, response, ref, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING msgid"
+        )
+        row = (fixmedins_code, msgid, message.infno, message.body_hash, message.response, message.ref, now)
+        if self.sql(sql, row).fetchone() is None:
             raise DuplicateMessage(msgid)
 
     # ---------------------------------------------------------------- visits and fee lines
 
     def visit(self, mdtrt_id: str) -> VisitRecord | None:
-        row = self.conn.execute(select(t.visit).where(t.visit.c.mdtrt_id == mdtrt_id)).first()
-        return visit_record(row._mapping) if row else None
+        return self.record(VisitRecord, f"SELECT {columns(VisitRecord)} FROM visit WHERE mdtrt_id = ?", (mdtrt_id,))
 
     def insert_visit(self, visit: VisitRecord, now: datetime) -> None:
-        self.conn.execute(insert(t.visit), {**visit_values(visit), "created_at": now})
+        names = [f.name for f in fields(VisitRecord)]
+        sql = f"INSERT INTO visit ({', '.join(names)}, created_at) VALUES ({', '.join('?' * (len(names) + 1))})"
+        self.sql(sql, (*(getattr(visit, n) for n in names), now))
 
     def update_visit(self, visit: VisitRecord) -> None:
         self.conn.execute(update(t.visit).where(t.visit.c.mdtrt_id == visit.mdtrt_id).values(**visit_values(visit)))
@@ -313,25 +309,26 @@ class SqlStore:
         return [dict(r._mapping) for r in rows]
 
     def live_line_sns(self, mdtrt_id: str) -> set[str]:
-        f = t.fee_line.c
-        q = select(f.feedetl_sn).where(f.mdtrt_id == mdtrt_id, f.status != "cancelled")
-        return set(self.conn.execute(q).scalars())
+        sql = "SELECT feedetl_sn FROM fee_line WHERE mdtrt_id = ? AND status != 'cancelled'"
+        return {row[0] for row in self.sql(sql, (mdtrt_id,))}
 
-    def insert_fee_lines(self, lines: Sequence[FeeLineRecord]) -> None:
-        rows = []
-        for line in lines:
-            values = {f.name: getattr(line, f.name) for f in fields(FeeLineRecord) if f.name != "id"}
-            values["cnt"], values["pric"] = str(line.cnt), str(line.pric)
-            rows.append(values)
-        if rows:
-            self.conn.execute(insert(t.fee_line), rows)
+    def insert_fee_lines(self, lines: Sequence[FeeLineRecord]) -> list[int]:
+        if not lines:
+            return []
+        names = [f.name for f in fields(FeeLineRecord) if f.name != "id"]
+        one = f"({', '.join('?' * len(names))})"
+        sql = f"INSERT INTO fee_line ({', '.join(names)}) VALUES {', '.join([one] * len(lines))} "
+        params = [getattr(x, n) for x in lines for n in names]
+        stored = {(m, sn): i for i, m, sn in self.sql(sql + "RETURNING id, mdtrt_id, feedetl_sn", params)}
+        return [stored[x.mdtrt_id, x.feedetl_sn] for x in lines]
 
     def unsettled_lines(self, mdtrt_id: str, chrg_bchno: str | None) -> list[FeeLineRecord]:
-        f = t.fee_line.c
-        q = select(t.fee_line).where(f.mdtrt_id == mdtrt_id, f.status == "uploaded", f.setl_id.is_(None))
-        if chrg_bchno is not None:
-            q = q.where(f.chrg_bchno == chrg_bchno)
-        return [fee_line_record(r._mapping) for r in self.conn.execute(q.order_by(f.fee_ocur_time, f.feedetl_sn))]
+        sql = (
+            f"SELECT {columns(FeeLineRecord)} FROM fee_line WHERE mdtrt_id = ? AND status = 'uploaded' "
+            "AND setl_id IS NULL" + (" AND chrg_bchno = ?" if chrg_bchno is not None else "")
+        )
+        params = (mdtrt_id,) if chrg_bchno is None else (mdtrt_id, chrg_bchno)
+        return self.records(FeeLineRecord, sql + " ORDER BY fee_ocur_time, feedetl_sn", params)
 
     def cancel_lines(self, mdtrt_id: str, chrg_bchno: str | None, sns: Sequence[str] | None = None) -> None:
         f = t.fee_line.c
@@ -343,7 +340,11 @@ class SqlStore:
         self.conn.execute(q.values(status="cancelled"))
 
     def mark_lines_settled(self, mdtrt_id: str, sns: Sequence[str], setl_id: str) -> None:
-        self.conn.execute(MARK_SETTLED, {"visit": mdtrt_id, "sns": list(sns), "settlement": setl_id})
+        sql = (
+            "UPDATE fee_line SET setl_id = ? WHERE mdtrt_id = ? AND status = 'uploaded' "
+            f"AND feedetl_sn IN ({', '.join('?' * len(sns))})"
+        )
+        self.sql(sql, (setl_id, mdtrt_id, *sns))
 
     def unmark_lines(self, setl_id: str) -> None:
         self.conn.execute(update(t.fee_line).where(t.fee_line.c.setl_id == setl_id).values(setl_id=None))
@@ -396,49 +397,45 @@ class SqlStore:
         lines: Sequence[LineResult],
         counter_deltas: dict[tuple[str, str], Fen],
     ) -> None:
-        values = {f.name: getattr(row, f.name) for f in fields(SettlementRow) if f.name != "amounts"}
-        self.conn.execute(insert(t.settlement), {**values, **row.amounts})
-        if details:
-            self.conn.execute(
-                insert(t.setl_detail),
-                [{f.name: getattr(d, f.name) for f in fields(FundRowRecord)} for d in details],
-            )
-        if lines:
-            self.conn.execute(
-                insert(t.setl_line),
-                [
-                    {
-                        "setl_id": row.setl_id,
-                        "feedetl_sn": line.feedetl_sn,
-                        "med_list_codg": line.med_list_codg,
-                        "chrgitm_lv": line.chrgitm_lv,
-                        "pric_uplmt_amt": None if line.pric_uplmt_amt is None else str(line.pric_uplmt_amt),
-                        "selfpay_prop": str(line.selfpay_prop),
-                        "det_item_fee_sumamt": line.det_item_fee_sumamt,
-                        "fulamt_ownpay_amt": line.fulamt_ownpay_amt,
-                        "overlmt_amt": line.overlmt_amt,
-                        "preselfpay_amt": line.preselfpay_amt,
-                        "inscp_scp_amt": line.inscp_scp_amt,
-                        "memo": line.memo[:200],
-                    }
-                    for line in lines
-                ],
-            )
-        if counter_deltas:
-            self.conn.execute(
-                insert(t.counter_delta),
-                [
-                    {
-                        "psn_no": row.psn_no,
-                        "insutype": row.insutype,
-                        "period": period,
-                        "key": key,
-                        "delta": delta,
-                        "setl_id": row.setl_id,
-                    }
-                    for (key, period), delta in counter_deltas.items()
-                ],
-            )
+        names = [f.name for f in fields(SettlementRow) if f.name != "amounts"]
+        values = [getattr(row, n) for n in names]
+        names += list(row.amounts)
+        values += list(row.amounts.values())
+        self.sql(f"INSERT INTO settlement ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})", values)
+        detail_names = [f.name for f in fields(FundRowRecord)]
+        self.sql_many(
+            f"INSERT INTO setl_detail ({', '.join(detail_names)}) VALUES ({', '.join('?' * len(detail_names))})",
+            [tuple(getattr(d, n) for n in detail_names) for d in details],
+        )
+        self.sql_many(
+            "INSERT INTO setl_line (setl_id, feedetl_sn, med_list_codg, chrgitm_lv, pric_uplmt_amt, selfpay_prop, "
+            "det_item_fee_sumamt, fulamt_ownpay_amt, overlmt_amt, preselfpay_amt, inscp_scp_amt, memo) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    row.setl_id,
+                    x.feedetl_sn,
+                    x.med_list_codg,
+                    x.chrgitm_lv,
+                    None if x.pric_uplmt_amt is None else str(x.pric_uplmt_amt),
+                    str(x.selfpay_prop),
+                    x.det_item_fee_sumamt,
+                    x.fulamt_ownpay_amt,
+                    x.overlmt_amt,
+                    x.preselfpay_amt,
+                    x.inscp_scp_amt,
+                    x.memo[:200],
+                )
+                for x in lines
+            ],
+        )
+        self.sql_many(
+            'INSERT INTO counter_delta (psn_no, insutype, period, "key", delta, setl_id) VALUES (?, ?, ?, ?, ?, ?)',
+            [
+                (row.psn_no, row.insutype, period, key, delta, row.setl_id)
+                for (key, period), delta in counter_deltas.items()
+            ],
+        )
 
     def settlement(self, setl_id: str) -> SettlementRow | None:
         row = self.conn.execute(select(t.settlement).where(t.settlement.c.setl_id == setl_id)).first()
@@ -465,13 +462,16 @@ class SqlStore:
         return [FundRowRecord(**r._mapping) for r in rows]
 
     def visit_deductible_paid(self, mdtrt_id: str) -> Fen:
-        s = t.settlement.c
-        q = select(func.coalesce(func.sum(s.act_pay_dedc), 0)).where(s.mdtrt_id == mdtrt_id)
-        return int(self.conn.execute(q).scalar_one())
+        row = self.sql("SELECT coalesce(sum(act_pay_dedc), 0) FROM settlement WHERE mdtrt_id = ?", (mdtrt_id,))
+        return int(row.fetchone()[0])
 
     def counters(self, psn_no: str, insutype: str, periods: Iterable[str]) -> dict[tuple[str, str], Fen]:
-        rows = self.conn.execute(COUNTERS, {"psn_no": psn_no, "insutype": insutype, "periods": list(periods)})
-        return {(key, period): int(total) for key, period, total in rows}
+        wanted = list(periods)
+        sql = (
+            'SELECT "key", period, sum(delta) FROM counter_delta WHERE psn_no = ? AND insutype = ? '
+            f'AND period IN ({", ".join("?" * len(wanted))}) GROUP BY "key", period'
+        )
+        return {(key, period): int(total) for key, period, total in self.sql(sql, (psn_no, insutype, *wanted))}
 
     def counter_deltas_of(self, setl_id: str) -> dict[tuple[str, str], Fen]:
         c = t.counter_delta.c
@@ -518,31 +518,17 @@ class SqlStore:
         for x in transfers:
             moves.setdefault(x.debit, [0, 0])[0] += x.amount
             moves.setdefault(x.credit, [0, 0])[1] += x.amount
-        upsert = self.insert(t.ledger_account)
-        a = t.ledger_account.c
-        upsert = upsert.on_conflict_do_update(
-            index_elements=[a.code],
-            set_={
-                "debits_posted": a.debits_posted + upsert.excluded.debits_posted,
-                "credits_posted": a.credits_posted + upsert.excluded.credits_posted,
-            },
-        )
         # a fixed order of accounts: two postings never wait for each other in opposite orders
-        rows = [{"code": c, "debits_posted": d, "credits_posted": k} for c, (d, k) in sorted(moves.items())]
-        self.conn.execute(upsert, rows)
-        self.conn.execute(
-            insert(t.ledger_transfer),
-            [
-                {
-                    "posting_id": posting_id,
-                    "debit_account": x.debit,
-                    "credit_account": x.credit,
-                    "amount": x.amount,
-                    "code": x.code,
-                    "created_at": now,
-                }
-                for x in transfers
-            ],
+        self.sql_many(
+            "INSERT INTO ledger_account (code, debits_posted, credits_posted) VALUES (?, ?, ?) "
+            "ON CONFLICT (code) DO UPDATE SET debits_posted = ledger_account.debits_posted + excluded.debits_posted, "
+            "credits_posted = ledger_account.credits_posted + excluded.credits_posted",
+            [(code, debit, credit) for code, (debit, credit) in sorted(moves.items())],
+        )
+        self.sql_many(
+            "INSERT INTO ledger_transfer (posting_id, debit_account, credit_account, amount, code, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            [(posting_id, x.debit, x.credit, x.amount, x.code, now) for x in transfers],
         )
 
     def transfers_of(self, posting_id: str) -> list[Transfer]:
@@ -553,10 +539,8 @@ class SqlStore:
         return [Transfer(*r) for r in rows]
 
     def account_balance(self, psn_no: str) -> Fen:
-        a = t.ledger_account.c
-        row = self.conn.execute(
-            select(a.debits_posted, a.credits_posted).where(a.code == personal_account(psn_no))
-        ).first()
+        sql = "SELECT debits_posted, credits_posted FROM ledger_account WHERE code = ?"
+        row = self.sql(sql, (personal_account(psn_no),)).fetchone()
         return credit_balance(row[0], row[1]) if row else 0
 
     def ledger_facts(self) -> LedgerFacts:
@@ -692,15 +676,59 @@ class SqlStore:
         return result.rowcount == 1
 
 
+R = TypeVar("R")
+_PG_SQL: dict[str, str] = {}
+_CONVERTERS: dict[tuple[type[Any], bool], list[tuple[int, Any]]] = {}
+
+
+def columns(cls: type[Any]) -> str:
+    return ", ".join(f.name for f in fields(cls))
+
+
+def _sqlite_value(value: Any) -> Any:
+    """What SQLAlchemy would have stored in SQLite for this value (so both ways of writing read alike)."""
+    if isinstance(value, datetime):
+        return f"{value:%Y-%m-%d %H:%M:%S.%f}"
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
+
+
+def _make(cls: type[R], row: Sequence[Any], postgres: bool) -> R:
+    """A record from a row in field order: exact decimals kept as text come back as Decimal, and on
+    SQLite text dates and integer booleans become dates and booleans."""
+    converters = _CONVERTERS.get((cls, postgres))
+    if converters is None:
+        converters = _CONVERTERS[cls, postgres] = _converters(cls, postgres)
+    values = list(row)
+    for i, convert in converters:
+        if values[i] is not None:
+            values[i] = convert(values[i])
+    return cls(*values)
+
+
+def _converters(cls: type[Any], postgres: bool) -> list[tuple[int, Any]]:
+    out: list[tuple[int, Any]] = []
+    for i, hint in enumerate(get_type_hints(cls).values()):
+        kinds = {hint, *get_args(hint)}
+        if Decimal in kinds:
+            out.append((i, Decimal))
+        elif postgres:
+            continue
+        elif datetime in kinds:
+            out.append((i, datetime.fromisoformat))
+        elif date in kinds:
+            out.append((i, date.fromisoformat))
+        elif bool in kinds:
+            out.append((i, bool))
+    return out
+
+
 def visit_values(visit: VisitRecord) -> dict[str, object]:
     return {f.name: getattr(visit, f.name) for f in fields(VisitRecord)}
 
 
 def visit_record(m: Any) -> VisitRecord:
     return VisitRecord(**{f.name: m[f.name] for f in fields(VisitRecord)})
-
-
-def fee_line_record(m: Any) -> FeeLineRecord:
-    values = {f.name: m[f.name] for f in fields(FeeLineRecord)}
-    values["cnt"], values["pric"] = Decimal(m["cnt"]), Decimal(m["pric"])
-    return FeeLineRecord(**values)

@@ -236,6 +236,7 @@ fee_line = Table(
     Column("status", String(10), nullable=False),  # uploaded, cancelled
     Column("setl_id", String(30), nullable=True, index=True),  # the settlement that paid it, if any
     Column("body", Text, nullable=False, server_default="{}"),  # the rest of the uploaded line
+    Index("ix_fee_line_mdtrt_id", "mdtrt_id"),  # the partial index below serves no query on SQLite
     # a serial number is unique among a visit's live lines; a cancelled line's number may be used again
     Index(
         "uq_fee_line_live_sn",
@@ -347,7 +348,7 @@ ledger_transfer = Table(
     "ledger_transfer",
     metadata,
     Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
-    Column("posting_id", String(40), nullable=False, index=True),  # the event: setl_id or a load id
+    Column("posting_id", String(60), nullable=False, index=True),  # the event: setl_id or a load id
     Column("debit_account", String(60), ForeignKey("ledger_account.code"), nullable=False),
     Column("credit_account", String(60), ForeignKey("ledger_account.code"), nullable=False),
     Column("amount", BigInteger, nullable=False),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_args, get_type_hints
 
 from pydantic import ConfigDict, TypeAdapter, ValidationError
 
@@ -40,12 +40,16 @@ def _validate(cls: type[T], value: dict[str, Any]) -> T:
 
 
 def _utc(record: T) -> T:
-    changes = {
-        f.name: to_utc(value)
-        for f in dataclasses.fields(record)  # type: ignore[arg-type]
-        if isinstance(value := getattr(record, f.name), datetime)
-    }
+    """The record with its datetimes (local time as sent) turned into UTC."""
+    names = _DATETIMES.get(type(record))
+    if names is None:
+        hints = get_type_hints(type(record))
+        names = _DATETIMES[type(record)] = tuple(n for n, h in hints.items() if datetime in (h, *get_args(h)))
+    changes = {n: to_utc(v) for n in names if (v := getattr(record, n)) is not None}
     return dataclasses.replace(record, **changes) if changes else record  # type: ignore[type-var]
+
+
+_DATETIMES: dict[type[Any], tuple[str, ...]] = {}
 
 
 def _error(exc: ValidationError, prefix: str) -> EnvelopeError:

@@ -68,15 +68,8 @@ def upload(kind: str) -> Handler:
 
     def handle(store: Store, ctx: Context, data: dict[str, Any]) -> tuple[Output, str | None]:
         lines = many(data, "feedetail", c.FeeLineIn)
-        out = visits.upload_fees(store, ctx, lines, kind)
-        rows = {
-            (mdtrt_id, line.feedetl_sn): line.id
-            for mdtrt_id in {line.mdtrt_id for line in lines}
-            for line in store.unsettled_lines(mdtrt_id, None)
-        }
-        return out, json.dumps(
-            [[line.mdtrt_id, line.feedetl_sn, rows[line.mdtrt_id, line.feedetl_sn]] for line in lines]
-        )
+        out, stored = visits.upload_fees(store, ctx, lines, kind)
+        return out, json.dumps(stored)
 
     return handle
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 08:38:16.673054
+Create Date: 2026-11-22 09:06:44.291736
 """
 
 from __future__ import annotations
@@ -176,7 +176,7 @@ def upgrade() -> None:
     op.create_table(
         "ledger_transfer",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
-        sa.Column("posting_id", sa.String(length=40), nullable=False),
+        sa.Column("posting_id", sa.String(length=60), nullable=False),
         sa.Column("debit_account", sa.String(length=60), nullable=False),
         sa.Column("credit_account", sa.String(length=60), nullable=False),
         sa.Column("amount", sa.BigInteger(), nullable=False),
@@ -269,6 +269,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_fee_line")),
     )
     with op.batch_alter_table("fee_line", schema=None) as batch_op:
+        batch_op.create_index("ix_fee_line_mdtrt_id", ["mdtrt_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_fee_line_setl_id"), ["setl_id"], unique=False)
         batch_op.create_index(
             "uq_fee_line_live_sn",
@@ -391,6 +392,7 @@ def downgrade() -> None:
             postgresql_where=sa.text("status != 'cancelled'"),
         )
         batch_op.drop_index(batch_op.f("ix_fee_line_setl_id"))
+        batch_op.drop_index("ix_fee_line_mdtrt_id")
 
     op.drop_table("fee_line")
     op.drop_table("diagnosis")
