@@ -7,7 +7,8 @@ import json
 import os
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import fields
 from datetime import date, datetime
 from decimal import Decimal
@@ -98,6 +99,7 @@ class SqlStore:
         self.conn = conn
         self.cache = cache
         self.postgres = conn.dialect.name == "postgresql"
+        self._institutions: dict[str, InstitutionRecord | None] = {}
 
     # ---------------------------------------------------------------- the driver, on the hot path
     # SQLAlchemy Core costs several times the driver's CPU for a small statement; the statements a
@@ -117,6 +119,15 @@ class SqlStore:
             if not self.postgres:
                 rows = [[_sqlite_value(v) for v in row] for row in rows]
             self.driver.cursor().executemany(self._dialect(statement), rows)
+
+    @contextmanager
+    def batched(self) -> Iterator[None]:
+        """Statements whose answers nobody waits for go to PostgreSQL together (pipeline mode)."""
+        if self.postgres:
+            with self.driver.pipeline():
+                yield
+        else:
+            yield
 
     def _dialect(self, statement: str) -> str:
         return (
@@ -174,8 +185,11 @@ class SqlStore:
         return self.records(IdentityRecord, sql, (psn_no,))
 
     def institution(self, fixmedins_code: str) -> InstitutionRecord | None:
-        sql = f"SELECT {columns(InstitutionRecord)} FROM institution WHERE fixmedins_code = ?"
-        return self.record(InstitutionRecord, sql, (fixmedins_code,))
+        # asked for several times in one transaction (access checks, the calculator's visit facts)
+        if fixmedins_code not in self._institutions:
+            sql = f"SELECT {columns(InstitutionRecord)} FROM institution WHERE fixmedins_code = ?"
+            self._institutions[fixmedins_code] = self.record(InstitutionRecord, sql, (fixmedins_code,))
+        return self._institutions[fixmedins_code]
 
     def institutions(self, code: str, name: str, kind: str) -> list[InstitutionRecord]:
         q = select(t.institution).order_by(t.institution.c.fixmedins_code).limit(100)
@@ -317,8 +331,18 @@ class SqlStore:
             return []
         names = [f.name for f in fields(FeeLineRecord) if f.name != "id"]
         one = f"({', '.join('?' * len(names))})"
+        rows = [[getattr(x, n) for n in names] for x in lines]
+        if self.postgres:  # one short statement, pipelined: psycopg parses it once
+            cursor = self.driver.cursor()
+            insert_one = f"INSERT INTO fee_line ({', '.join(names)}) VALUES {one} RETURNING id"
+            cursor.executemany(self._dialect(insert_one), rows, returning=True)
+            ids = []
+            while True:
+                ids.append(cursor.fetchone()[0])
+                if not cursor.nextset():
+                    return ids
         sql = f"INSERT INTO fee_line ({', '.join(names)}) VALUES {', '.join([one] * len(lines))} "
-        params = [getattr(x, n) for x in lines for n in names]
+        params = [value for row in rows for value in row]
         stored = {(m, sn): i for i, m, sn in self.sql(sql + "RETURNING id, mdtrt_id, feedetl_sn", params)}
         return [stored[x.mdtrt_id, x.feedetl_sn] for x in lines]
 
@@ -397,45 +421,46 @@ class SqlStore:
         lines: Sequence[LineResult],
         counter_deltas: dict[tuple[str, str], Fen],
     ) -> None:
-        names = [f.name for f in fields(SettlementRow) if f.name != "amounts"]
-        values = [getattr(row, n) for n in names]
-        names += list(row.amounts)
-        values += list(row.amounts.values())
-        self.sql(f"INSERT INTO settlement ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})", values)
-        detail_names = [f.name for f in fields(FundRowRecord)]
-        self.sql_many(
-            f"INSERT INTO setl_detail ({', '.join(detail_names)}) VALUES ({', '.join('?' * len(detail_names))})",
-            [tuple(getattr(d, n) for n in detail_names) for d in details],
-        )
-        self.sql_many(
-            "INSERT INTO setl_line (setl_id, feedetl_sn, med_list_codg, chrgitm_lv, pric_uplmt_amt, selfpay_prop, "
-            "det_item_fee_sumamt, fulamt_ownpay_amt, overlmt_amt, preselfpay_amt, inscp_scp_amt, memo) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (
-                    row.setl_id,
-                    x.feedetl_sn,
-                    x.med_list_codg,
-                    x.chrgitm_lv,
-                    None if x.pric_uplmt_amt is None else str(x.pric_uplmt_amt),
-                    str(x.selfpay_prop),
-                    x.det_item_fee_sumamt,
-                    x.fulamt_ownpay_amt,
-                    x.overlmt_amt,
-                    x.preselfpay_amt,
-                    x.inscp_scp_amt,
-                    x.memo[:200],
-                )
-                for x in lines
-            ],
-        )
-        self.sql_many(
-            'INSERT INTO counter_delta (psn_no, insutype, period, "key", delta, setl_id) VALUES (?, ?, ?, ?, ?, ?)',
-            [
-                (row.psn_no, row.insutype, period, key, delta, row.setl_id)
-                for (key, period), delta in counter_deltas.items()
-            ],
-        )
+        with self.batched():
+            names = [f.name for f in fields(SettlementRow) if f.name != "amounts"]
+            values = [getattr(row, n) for n in names]
+            names += list(row.amounts)
+            values += list(row.amounts.values())
+            self.sql(f"INSERT INTO settlement ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})", values)
+            detail_names = [f.name for f in fields(FundRowRecord)]
+            self.sql_many(
+                f"INSERT INTO setl_detail ({', '.join(detail_names)}) VALUES ({', '.join('?' * len(detail_names))})",
+                [tuple(getattr(d, n) for n in detail_names) for d in details],
+            )
+            self.sql_many(
+                "INSERT INTO setl_line (setl_id, feedetl_sn, med_list_codg, chrgitm_lv, pric_uplmt_amt, selfpay_prop, "
+                "det_item_fee_sumamt, fulamt_ownpay_amt, overlmt_amt, preselfpay_amt, inscp_scp_amt, memo) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        row.setl_id,
+                        x.feedetl_sn,
+                        x.med_list_codg,
+                        x.chrgitm_lv,
+                        None if x.pric_uplmt_amt is None else str(x.pric_uplmt_amt),
+                        str(x.selfpay_prop),
+                        x.det_item_fee_sumamt,
+                        x.fulamt_ownpay_amt,
+                        x.overlmt_amt,
+                        x.preselfpay_amt,
+                        x.inscp_scp_amt,
+                        x.memo[:200],
+                    )
+                    for x in lines
+                ],
+            )
+            self.sql_many(
+                'INSERT INTO counter_delta (psn_no, insutype, period, "key", delta, setl_id) VALUES (?, ?, ?, ?, ?, ?)',
+                [
+                    (row.psn_no, row.insutype, period, key, delta, row.setl_id)
+                    for (key, period), delta in counter_deltas.items()
+                ],
+            )
 
     def settlement(self, setl_id: str) -> SettlementRow | None:
         row = self.conn.execute(select(t.settlement).where(t.settlement.c.setl_id == setl_id)).first()
@@ -518,18 +543,20 @@ class SqlStore:
         for x in transfers:
             moves.setdefault(x.debit, [0, 0])[0] += x.amount
             moves.setdefault(x.credit, [0, 0])[1] += x.amount
-        # a fixed order of accounts: two postings never wait for each other in opposite orders
-        self.sql_many(
-            "INSERT INTO ledger_account (code, debits_posted, credits_posted) VALUES (?, ?, ?) "
-            "ON CONFLICT (code) DO UPDATE SET debits_posted = ledger_account.debits_posted + excluded.debits_posted, "
-            "credits_posted = ledger_account.credits_posted + excluded.credits_posted",
-            [(code, debit, credit) for code, (debit, credit) in sorted(moves.items())],
-        )
-        self.sql_many(
-            "INSERT INTO ledger_transfer (posting_id, debit_account, credit_account, amount, code, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            [(posting_id, x.debit, x.credit, x.amount, x.code, now) for x in transfers],
-        )
+        with self.batched():
+            # a fixed order of accounts: two postings never wait for each other in opposite orders
+            self.sql_many(
+                "INSERT INTO ledger_account (code, debits_posted, credits_posted) VALUES (?, ?, ?) "
+                "ON CONFLICT (code) DO UPDATE SET "
+                "debits_posted = ledger_account.debits_posted + excluded.debits_posted, "
+                "credits_posted = ledger_account.credits_posted + excluded.credits_posted",
+                [(code, debit, credit) for code, (debit, credit) in sorted(moves.items())],
+            )
+            self.sql_many(
+                "INSERT INTO ledger_transfer (posting_id, debit_account, credit_account, amount, code, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [(posting_id, x.debit, x.credit, x.amount, x.code, now) for x in transfers],
+            )
 
     def transfers_of(self, posting_id: str) -> list[Transfer]:
         x = t.ledger_transfer.c

@@ -7,7 +7,6 @@ absent. Datetimes arrive in local time (Asia/Shanghai) and are turned into UTC h
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import datetime
 from typing import Any, TypeVar, get_args, get_type_hints
 
@@ -45,8 +44,11 @@ def _utc(record: T) -> T:
     if names is None:
         hints = get_type_hints(type(record))
         names = _DATETIMES[type(record)] = tuple(n for n, h in hints.items() if datetime in (h, *get_args(h)))
-    changes = {n: to_utc(v) for n in names if (v := getattr(record, n)) is not None}
-    return dataclasses.replace(record, **changes) if changes else record  # type: ignore[type-var]
+    for name in names:
+        if (value := getattr(record, name)) is not None:
+            # the record was made a moment ago and nobody else holds it: set it in place, cheaply
+            object.__setattr__(record, name, to_utc(value))
+    return record
 
 
 _DATETIMES: dict[type[Any], tuple[str, ...]] = {}
