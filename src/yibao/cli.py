@@ -150,7 +150,9 @@ def ledger_check(database_url: DbUrl = None) -> None:
 def serve(
     host: str = "127.0.0.1",
     port: int = 8000,
-    workers: int = typer.Option(1, help="Worker processes (uvicorn)."),
+    workers: int = typer.Option(
+        0, help="Worker processes; 0 picks 1 on SQLite (one writer at a time) and cores + 1 on PostgreSQL."
+    ),
     database_url: DbUrl = None,
     admdvs: str = typer.Option("440100", envvar="YIBAO_ADMDVS", help="This node's region (inf_refmsgid prefix)."),
     upgrade: bool = typer.Option(True, help="Migrate the schema before serving."),
@@ -163,8 +165,12 @@ def serve(
     if database_url:
         os.environ["YIBAO_DATABASE_URL"] = database_url
     os.environ["YIBAO_ADMDVS"] = admdvs
+    engine = make_engine(database_url)
     if upgrade:
-        migrate.upgrade(make_engine(database_url))
+        migrate.upgrade(engine)
+    if workers <= 0:
+        workers = 1 if engine.dialect.name == "sqlite" else (os.cpu_count() or 1) + 1
+    engine.dispose()
     uvicorn.run(
         "yibao.api.server:create_app",
         factory=True,
