@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -95,38 +96,41 @@ def db_upgrade(database_url: DbUrl = None) -> None:
     typer.echo(f"schema at revision {migrate.current(db.engine)} ({db.engine.url.render_as_string()})")
 
 
+def load_each(files: list[Path], database_url: str | None, load: Callable[[Database, Path], str]) -> None:
+    """Load files one by one, each in its own transaction; stop at the first bad one with its error."""
+    db = database(database_url)
+    try:
+        for path in files:
+            typer.echo(load(db, path))
+    except FileError as exc:
+        raise fail(str(exc)) from None
+    finally:
+        db.dispose()
+
+
 @app.command("load-policy")
 def load_policy_cmd(files: list[Path], database_url: DbUrl = None) -> None:
     """Load benefit policy files (a newer file for the same region, insutype and date replaces the old)."""
-    db = database(database_url)
-    for path in files:
-        try:
-            typer.echo(f"policy {loading.load_policy_file(db, path)}")
-        except FileError as exc:
-            raise fail(str(exc)) from None
+    load_each(files, database_url, lambda db, path: f"policy {loading.load_policy_file(db, path)}")
 
 
 @app.command("load-catalog")
 def load_catalog_cmd(files: list[Path], database_url: DbUrl = None) -> None:
     """Load catalogue files (a region's catalogue replaces its previous one)."""
-    db = database(database_url)
-    for path in files:
-        try:
-            typer.echo(f"catalogue {path.name}: {loading.load_catalog_file(db, path)} items")
-        except FileError as exc:
-            raise fail(str(exc)) from None
+    load_each(
+        files, database_url, lambda db, path: f"catalogue {path.name}: {loading.load_catalog_file(db, path)} items"
+    )
 
 
 @app.command("load-registry")
 def load_registry_cmd(files: list[Path], database_url: DbUrl = None) -> None:
     """Load regions, institutions, practitioners and insured persons (with opening account balances)."""
-    db = database(database_url)
-    for path in files:
-        try:
-            counts = loading.load_registry_file(db, path)
-        except FileError as exc:
-            raise fail(str(exc)) from None
-        typer.echo(f"registry {path.name}: " + ", ".join(f"{n} {k}" for k, n in counts.items()))
+
+    def load(db: Database, path: Path) -> str:
+        counts = loading.load_registry_file(db, path)
+        return f"registry {path.name}: " + ", ".join(f"{n} {k}" for k, n in counts.items())
+
+    load_each(files, database_url, load)
 
 
 @ledger_app.command("check")

@@ -87,15 +87,6 @@ class VisitRef:
 
 
 @dataclass(frozen=True, slots=True)
-class Diagnosis:
-    diag_type: str = "1"
-    diag_srt_no: int = 1
-    diag_code: str = ""
-    diag_name: str = ""
-    maindiag_flag: str = "0"
-
-
-@dataclass(frozen=True, slots=True)
 class VisitInfo:
     """2203 mdtrtinfo: what the doctor found, and the med_type of the visit."""
 

@@ -9,7 +9,6 @@ exact opposite; nothing is updated in place except the fee lines' link to the se
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import date
 
@@ -27,13 +26,12 @@ from yibao.app.records import (
     VisitRecord,
 )
 from yibao.domain.claim import Claim, FeeLine, Person, Visit, age_on
-from yibao.domain.classification import LineResult
 from yibao.domain.codes import ClrType, FundPayType
 from yibao.domain.errors import PolicyError
 from yibao.domain.ledger import reversal_of, settlement_posting
 from yibao.domain.money import Fen, fen_to_yuan, yuan_to_fen
 from yibao.domain.policy import select_policy
-from yibao.domain.settlement import SETLINFO_FIELDS, Settlement, calculate, line_output
+from yibao.domain.settlement import SETLINFO_FIELDS, Settlement, calculate
 
 CLR_TYPE = {"outpatient": ClrType.OUTPATIENT, "inpatient": ClrType.INPATIENT, "pharmacy": ClrType.PHARMACY}
 ACCOUNT = FundPayType.EMPLOYEE_ACCOUNT
@@ -315,7 +313,3 @@ def person_fields(person: PersonRecord, insutype: str, psn_type: str, day: date)
         "insutype": insutype,
         "psn_type": psn_type,
     }
-
-
-def line_results(lines: Sequence[LineResult]) -> list[dict[str, object]]:
-    return [line_output(line) for line in lines]

@@ -47,7 +47,3 @@ def make_engine(url: str | None = None, **kw: Any) -> Engine:
         conn.exec_driver_sql("BEGIN" if deferred else "BEGIN IMMEDIATE")
 
     return engine
-
-
-def is_sqlite(engine: Engine) -> bool:
-    return engine.dialect.name == "sqlite"
