@@ -5,7 +5,7 @@ from yibao.domain.codes import ChrgitmLv, FundPayType, Insutype, MdtrtCertType, 
 
 def test_codes_carry_their_chinese_names() -> None:
     assert Insutype("310").label == "职工基本医疗保险"
-    assert MedType.INPATIENT == "21" and MedType("21").label == "普通住院"
+    assert MedType.INPATIENT.value == "21" and MedType("21").label == "普通住院"
     assert PsnType("1201").label == "职工退休"
     assert MdtrtCertType.ID_CARD.label == "居民身份证"
     assert ChrgitmLv("02").label == "乙类"
