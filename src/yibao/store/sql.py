@@ -99,7 +99,9 @@ class SqlStore:
         self.conn = conn
         self.cache = cache
         self.postgres = conn.dialect.name == "postgresql"
+        # read more than once in one transaction; the registry does not change under a settlement
         self._institutions: dict[str, InstitutionRecord | None] = {}
+        self._persons: dict[str, PersonRecord | None] = {}
 
     # ---------------------------------------------------------------- the driver, on the hot path
     # SQLAlchemy Core costs several times the driver's CPU for a small statement; the statements a
@@ -155,12 +157,16 @@ class SqlStore:
     def lock_person(self, psn_no: str) -> None:
         # SQLite: BEGIN IMMEDIATE already holds the database's write lock for this transaction.
         if self.postgres:
-            self.sql("SELECT psn_no FROM person WHERE psn_no = ? FOR UPDATE", (psn_no,))
+            sql = f"SELECT {columns(PersonRecord)} FROM person WHERE psn_no = ? FOR UPDATE"
+            self._persons[psn_no] = self.record(PersonRecord, sql, (psn_no,))
 
     # ---------------------------------------------------------------- registry and configuration
 
     def person(self, psn_no: str) -> PersonRecord | None:
-        return self.record(PersonRecord, f"SELECT {columns(PersonRecord)} FROM person WHERE psn_no = ?", (psn_no,))
+        if psn_no not in self._persons:
+            sql = f"SELECT {columns(PersonRecord)} FROM person WHERE psn_no = ?"
+            self._persons[psn_no] = self.record(PersonRecord, sql, (psn_no,))
+        return self._persons[psn_no]
 
     def person_by_certno(self, certno: str) -> PersonRecord | None:
         row = self.conn.execute(select(t.person).where(t.person.c.certno == certno)).first()
@@ -185,7 +191,6 @@ class SqlStore:
         return self.records(IdentityRecord, sql, (psn_no,))
 
     def institution(self, fixmedins_code: str) -> InstitutionRecord | None:
-        # asked for several times in one transaction (access checks, the calculator's visit facts)
         if fixmedins_code not in self._institutions:
             sql = f"SELECT {columns(InstitutionRecord)} FROM institution WHERE fixmedins_code = ?"
             self._institutions[fixmedins_code] = self.record(InstitutionRecord, sql, (fixmedins_code,))
