@@ -4,9 +4,20 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo calc-demo test lint install clean
+.PHONY: demo calc-demo test lint install clean browser
 
-$(STAMP): pyproject.toml
+# The console's browser libraries (ECharts, htmx) from the npm registry into build/web, served by
+# yibao itself at /console/vendor/: never committed, never loaded from a CDN.
+WEB := build/web
+WEB_STAMP := $(WEB)/.installed
+WEB_PACKAGES := echarts@5.6.0 htmx.org@1.9.12
+
+$(WEB_STAMP):
+	mkdir -p $(WEB)
+	npm install --prefix $(WEB) --no-audit --no-fund --loglevel=error $(WEB_PACKAGES)
+	touch $(WEB_STAMP)
+
+$(STAMP): pyproject.toml | $(WEB_STAMP)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
@@ -33,9 +44,16 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
+## Debian's chromium (and a CJK font) for the browser tests, when it is missing; Playwright for Python
+## drives it (a dev dependency; `playwright install` is never run: it would download browsers).
+browser:
+	@test -x /usr/bin/chromium || { \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-noto-cjk; }
+
 ## The whole suite: lint, types, the layering contract and every test.
-test: lint
+test: lint browser
 	$(BIN)/pytest -q
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(WEB) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from tests.databases import GZ
-from yibao.api.fsi.envelope import LOCAL
+from yibao.app.records import LOCAL
 from yibao.domain.ledger import check_ledger
 from yibao.sim.his import HisClient
 from yibao.store import tables
@@ -36,7 +36,8 @@ def certno(psn_no: str) -> str:
 
 
 def now_text(delta: timedelta = timedelta()) -> str:
-    return f"{datetime.now() + delta:%Y-%m-%d %H:%M:%S}"
+    """Now as a HIS writes it: local time in Shanghai, whatever the machine's own zone."""
+    return f"{datetime.now(LOCAL) + delta:%Y-%m-%d %H:%M:%S}"
 
 
 def line(sn: str, mdtrt_id: str, psn_no: str, code: str, cnt: str, pric: str, batch: str = "B1") -> dict[str, Any]:

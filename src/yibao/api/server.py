@@ -17,7 +17,9 @@ from yibao import __version__
 from yibao.api.fsi.dispatch import Dispatcher
 from yibao.api.fsi.transactions import PATHS, TRANSACTIONS
 from yibao.app.files import FileContent
+from yibao.store.dashboard import SqlDashboardSource
 from yibao.store.database import Database
+from yibao.web import console_router
 
 JSON = "application/json"
 
@@ -73,6 +75,8 @@ def create_app(db: Database | None = None) -> NationalInterface:
     @app.get("/healthz", tags=["ops"])
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
+
+    app.include_router(console_router(SqlDashboardSource(database)))  # the console (/console) and portal (/portal)
 
     return NationalInterface(app, dispatcher)
 

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 from yibao.app.commands import ClearingApply, ClearingCancel, TotalStatement
 from yibao.app.errors import NotFound, Refused
 from yibao.app.ports import Store, Totals
-from yibao.app.records import Context
+from yibao.app.records import LOCAL, Context
 from yibao.domain.money import fen_to_yuan, yuan_to_fen
-
-LOCAL = timezone(timedelta(hours=8))  # Asia/Shanghai has no daylight saving
 
 
 def utc_bounds(begin: date, end: date) -> tuple[datetime, datetime]:

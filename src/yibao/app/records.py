@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 
 from yibao.domain.money import Fen
+
+LOCAL = timezone(timedelta(hours=8), "Asia/Shanghai")  # no daylight saving
+"""Dates of settlements, years of counters and the interface's times are local; the database keeps UTC."""
+
+
+def local_date(utc: datetime) -> date:
+    """The local (Asia/Shanghai) date of a naive UTC time."""
+    return utc.replace(tzinfo=UTC).astimezone(LOCAL).date()
 
 
 @dataclass(frozen=True, slots=True)

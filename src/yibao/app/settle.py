@@ -24,6 +24,7 @@ from yibao.app.records import (
     PersonRecord,
     SettlementRow,
     VisitRecord,
+    local_date,
 )
 from yibao.domain.claim import Claim, FeeLine, Person, Visit, age_on
 from yibao.domain.codes import ClrType, FundPayType
@@ -273,7 +274,9 @@ def stored_output(store: Store, row: SettlementRow, person: PersonRecord) -> dic
     """The national output of a stored settlement (5203, 2208 answers)."""
     insurance = store.insurance(row.psn_no, row.insutype)
     setlinfo: dict[str, object] = {name: fen_to_yuan(value) for name, value in row.amounts.items()}
-    setlinfo.update(person_fields(person, row.insutype, insurance.psn_type if insurance else "", row.setl_time.date()))
+    setlinfo.update(
+        person_fields(person, row.insutype, insurance.psn_type if insurance else "", local_date(row.setl_time))
+    )
     setlinfo.update(
         mdtrt_id=row.mdtrt_id,
         setl_id=row.setl_id,

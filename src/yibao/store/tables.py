@@ -291,6 +291,7 @@ settlement = Table(
     money("acct_mulaid_pay"),
     Column("setl_proc_info", Text, nullable=False, server_default=""),
     Index("ix_settlement_ins_time", "fixmedins_code", "setl_time"),
+    Index("ix_settlement_time", "setl_time"),  # the console's figures of the day
 )
 
 setl_detail = Table(

@@ -14,13 +14,14 @@ import json
 import os
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
 import simplejson
 
-LOCAL = timezone(timedelta(hours=8), "Asia/Shanghai")
+from yibao.app.records import LOCAL
+
 _serial = itertools.count(int.from_bytes(os.urandom(3), "big"))
 INFNO = re.compile(r"^(\d{4})[A-Z]?$")
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 09:06:44.291736
+Create Date: 2026-11-22 09:40:40.943645
 """
 
 from __future__ import annotations
@@ -326,6 +326,7 @@ def upgrade() -> None:
         batch_op.create_index("ix_settlement_ins_time", ["fixmedins_code", "setl_time"], unique=False)
         batch_op.create_index(batch_op.f("ix_settlement_mdtrt_id"), ["mdtrt_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_settlement_psn_no"), ["psn_no"], unique=False)
+        batch_op.create_index("ix_settlement_time", ["setl_time"], unique=False)
 
     op.create_table(
         "counter_delta",
@@ -380,6 +381,7 @@ def downgrade() -> None:
 
     op.drop_table("counter_delta")
     with op.batch_alter_table("settlement", schema=None) as batch_op:
+        batch_op.drop_index("ix_settlement_time")
         batch_op.drop_index(batch_op.f("ix_settlement_psn_no"))
         batch_op.drop_index(batch_op.f("ix_settlement_mdtrt_id"))
         batch_op.drop_index("ix_settlement_ins_time")

@@ -1,0 +1,719 @@
+"""The bureau's console, read side: today's go-live figures and the pages to look things up.
+
+Reads only, over the ``DashboardStore`` port (``yibao.store.dashboard`` implements it). Every figure
+is net of reversals: a reversal is a settlement with the opposite amounts, so sums net themselves and
+the count is settlements less reversals. Days and times are local (Asia/Shanghai); the store keeps UTC.
+Personal data leaves this module masked (``yibao.app.privacy``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Literal, Protocol
+
+from yibao.app.privacy import looks_like_certno, mask_card, mask_certno, mask_name
+from yibao.app.reconcile import utc_bounds
+from yibao.app.records import (
+    LOCAL,
+    FundRowRecord,
+    InstitutionRecord,
+    InsuranceRecord,
+    PersonRecord,
+    SettlementRow,
+)
+from yibao.domain.codes import ClrType, FundPayType, Gend, Insutype, MedType, PsnInsuStas, PsnType
+from yibao.domain.money import Fen
+
+MINUTES = 60
+TOP = 10
+
+# Names of Guangzhou's districts, for a region table that holds only the city (the demo's registry).
+DISTRICT_NAMES = {
+    "440100": "广州市",
+    "440103": "荔湾区",
+    "440104": "越秀区",
+    "440105": "海珠区",
+    "440106": "天河区",
+    "440111": "白云区",
+    "440112": "黄埔区",
+    "440113": "番禺区",
+    "440114": "花都区",
+    "440115": "南沙区",
+    "440117": "从化区",
+    "440118": "增城区",
+}
+
+# ---------------------------------------------------------------- records the store returns
+
+
+@dataclass(frozen=True, slots=True)
+class Figures:
+    """The go-live figures over a period, net of reversals (amounts in fen)."""
+
+    settlements: int
+    """Settlements less reversals."""
+    institutions: int
+    """Institutions with at least one settlement (not counting reversals) in the period."""
+    medfee_sumamt: Fen
+    hifp_pay: Fen
+    fund_pay_sumamt: Fen
+    acct_pay: Fen
+    psn_cash_pay: Fen
+
+
+@dataclass(frozen=True, slots=True)
+class Share:
+    """Fund payments of one insutype or med_type."""
+
+    code: str
+    label: str
+    settlements: int
+    fund_pay_sumamt: Fen
+
+
+@dataclass(frozen=True, slots=True)
+class InstitutionFigure:
+    fixmedins_code: str
+    fixmedins_name: str
+    settlements: int
+    medfee_sumamt: Fen
+    fund_pay_sumamt: Fen
+
+
+@dataclass(frozen=True, slots=True)
+class Slice:
+    """Settlements of a period summed per institution, insured region, insutype and med_type: one scan of
+    the day's rows gives every figure and chart of the dashboard (a few thousand slices for a city)."""
+
+    fixmedins_code: str
+    insuplc_admdvs: str
+    insutype: str
+    med_type: str
+    settled: int
+    """Settlements, not counting reversals."""
+    settlements: int
+    """Settlements less reversals."""
+    medfee_sumamt: Fen
+    hifp_pay: Fen
+    fund_pay_sumamt: Fen
+    acct_pay: Fen
+    psn_cash_pay: Fen
+
+
+@dataclass(frozen=True, slots=True)
+class DistrictFigure:
+    admdvs: str
+    name: str
+    settlements: int
+    institutions: int
+    medfee_sumamt: Fen
+    fund_pay_sumamt: Fen
+
+
+@dataclass(frozen=True, slots=True)
+class SettlementSummary:
+    setl_id: str
+    setl_time: datetime
+    """Local time (Asia/Shanghai)."""
+    psn_no: str
+    fixmedins_code: str
+    fixmedins_name: str
+    insutype: str
+    med_type: str
+    medfee_sumamt: Fen
+    fund_pay_sumamt: Fen
+    acct_pay: Fen
+    psn_cash_pay: Fen
+    revs_setl_id: str | None
+    """Set on a reversal: the settlement it reverses."""
+    reversed: bool
+    """A reversal of this settlement exists."""
+
+    @property
+    def med_type_label(self) -> str:
+        return MedType.describe(self.med_type)
+
+    @property
+    def insutype_label(self) -> str:
+        return Insutype.describe(self.insutype)
+
+
+@dataclass(frozen=True, slots=True)
+class StatementRecord:
+    """One 3201 reconciliation the institution asked for."""
+
+    insutype: str
+    clr_type: str
+    stmt_begndate: date
+    stmt_enddate: date
+    stmt_rslt: str
+    stmt_rslt_dscr: str
+    created_at: datetime
+    """Local time."""
+
+    @property
+    def matched(self) -> bool:
+        return self.stmt_rslt == "0"
+
+    @property
+    def clr_type_label(self) -> str:
+        return ClrType.describe(self.clr_type)
+
+
+@dataclass(frozen=True, slots=True)
+class LineRecord:
+    """One fee line's classification as the settlement stored it (setl_line)."""
+
+    feedetl_sn: str
+    med_list_codg: str
+    med_list_name: str
+    chrgitm_lv: str
+    cnt: str | None
+    pric: str | None
+    pric_uplmt_amt: str | None
+    selfpay_prop: str
+    det_item_fee_sumamt: Fen
+    fulamt_ownpay_amt: Fen
+    overlmt_amt: Fen
+    preselfpay_amt: Fen
+    inscp_scp_amt: Fen
+    memo: str
+
+    @property
+    def chrgitm_lv_label(self) -> str:
+        return {"01": "甲类", "02": "乙类", "03": "丙类"}.get(self.chrgitm_lv, self.chrgitm_lv)
+
+
+@dataclass(frozen=True, slots=True)
+class VisitFacts:
+    mdtrt_id: str
+    kind: str
+    begntime: datetime
+    """Local time."""
+    endtime: datetime | None
+    dept_name: str
+    dr_name: str
+    dise_codg: str
+    dise_name: str
+
+
+@dataclass(frozen=True, slots=True)
+class AccountTotals:
+    """The ledger's accounts of one kind (fund, acct, payable, opening)."""
+
+    kind: str
+    accounts: int
+    debits: Fen
+    credits: Fen
+    overdrawn: int
+    """Accounts of a liability kind (acct, payable) whose debits exceed their credits."""
+
+    @property
+    def net(self) -> Fen:
+        """debits − credits."""
+        return self.debits - self.credits
+
+
+@dataclass(frozen=True, slots=True)
+class AccountRecord:
+    code: str
+    debits: Fen
+    credits: Fen
+
+    @property
+    def net(self) -> Fen:
+        return self.debits - self.credits
+
+
+# ---------------------------------------------------------------- the port
+
+
+class DashboardStore(Protocol):
+    """The read-only queries of the console, over one database transaction. Times are naive UTC."""
+
+    def slices(self, begin: datetime, end: datetime, fixmedins_code: str | None = None) -> list[Slice]: ...
+    def settlements_per_minute(self, begin: datetime, end: datetime) -> dict[str, int]:
+        """Net settlements by UTC minute, keyed ``YYYY-MM-DD HH:MM``."""
+
+    def institutions_by_code(self, codes: Sequence[str]) -> dict[str, InstitutionRecord]: ...
+    def region_names(self) -> dict[str, str]: ...
+
+    def person(self, psn_no: str) -> PersonRecord | None: ...
+    def person_by_certno(self, certno: str) -> PersonRecord | None: ...
+    def person_by_card(self, card_no: str) -> PersonRecord | None: ...
+    def insurances(self, psn_no: str) -> list[InsuranceRecord]: ...
+    def account_balance(self, psn_no: str) -> Fen | None:
+        """The personal account's balance from the ledger (credits − debits); None without an account."""
+
+    def counter_totals(self, psn_no: str, year: str) -> list[tuple[str, str, str, Fen]]:
+        """(insutype, period, key, total) of the year's periods."""
+
+    def settlements(
+        self, *, psn_no: str | None = None, fixmedins_code: str | None = None, limit: int = 20
+    ) -> list[SettlementSummary]:
+        """The most recent first (setl_time in UTC)."""
+
+    def institution(self, fixmedins_code: str) -> InstitutionRecord | None: ...
+    def find_institutions(self, text: str, limit: int) -> list[InstitutionRecord]: ...
+    def statements(self, fixmedins_code: str, limit: int) -> list[StatementRecord]:
+        """The most recent first (created_at in UTC)."""
+
+    def settlement(self, setl_id: str) -> SettlementRow | None: ...
+    def reversal_of(self, setl_id: str) -> str | None: ...
+    def fund_rows(self, setl_id: str) -> list[FundRowRecord]: ...
+    def settlement_lines(self, setl_id: str, catalog_admdvs: str) -> list[LineRecord]: ...
+    def visit(self, mdtrt_id: str) -> VisitFacts | None:
+        """Times in UTC."""
+
+    def account_totals(self, prefix: str) -> AccountTotals:
+        """The accounts whose code starts with ``prefix:``."""
+
+    def accounts(self, prefix: str, limit: int) -> list[AccountRecord]:
+        """The busiest accounts of a kind (by debits + credits)."""
+
+
+class DashboardSource(Protocol):
+    def reading(self) -> AbstractContextManager[DashboardStore]:
+        """A DashboardStore over one read-only transaction."""
+
+
+# ---------------------------------------------------------------- time
+
+
+def utc_naive(now: datetime) -> datetime:
+    """``now`` as the store keeps times: UTC without a zone (a naive ``now`` is taken as UTC)."""
+    return now if now.tzinfo is None else now.astimezone(UTC).replace(tzinfo=None)
+
+
+def local(utc: datetime) -> datetime:
+    """A stored UTC time as local (Asia/Shanghai) wall-clock time, naive."""
+    return utc.replace(tzinfo=UTC).astimezone(LOCAL).replace(tzinfo=None)
+
+
+def local_day(now: datetime) -> date:
+    return local(utc_naive(now)).date()
+
+
+def today_bounds(now: datetime) -> tuple[datetime, datetime]:
+    day = local_day(now)
+    return utc_bounds(day, day)
+
+
+# ---------------------------------------------------------------- the dashboard
+
+
+@dataclass(frozen=True, slots=True)
+class Minute:
+    label: str
+    """Local HH:MM."""
+    settlements: int
+
+
+@dataclass(frozen=True, slots=True)
+class Overview:
+    day: date
+    as_of: datetime
+    """Local time of the figures."""
+    figures: Figures
+    per_minute: list[Minute]
+    by_insutype: list[Share]
+    by_med_type: list[Share]
+    top_institutions: list[InstitutionFigure]
+    districts: list[DistrictFigure]
+    district_basis: str
+    """"institution" (the institutions' regions) or "insured" (the insured persons' regions)."""
+
+
+def overview(store: DashboardStore, now: datetime) -> Overview:
+    """Today's go-live figures with the charts' series, as of ``now``."""
+    begin, end = today_bounds(now)
+    utc_now = utc_naive(now)
+    slices = store.slices(begin, end)
+    institutions = store.institutions_by_code(sorted({x.fixmedins_code for x in slices}))
+    basis, districts = district_figures(slices, institutions, store.region_names())
+    return Overview(
+        day=local_day(now),
+        as_of=local(utc_now),
+        figures=figures_of(slices),
+        per_minute=minute_series(store, utc_now),
+        by_insutype=shares(slices, "insutype", Insutype.describe),
+        by_med_type=shares(slices, "med_type", MedType.describe),
+        top_institutions=top_institutions(slices, institutions, TOP),
+        districts=districts,
+        district_basis=basis,
+    )
+
+
+def figures_of(slices: Sequence[Slice]) -> Figures:
+    return Figures(
+        settlements=sum(x.settlements for x in slices),
+        institutions=len({x.fixmedins_code for x in slices if x.settled}),
+        medfee_sumamt=sum(x.medfee_sumamt for x in slices),
+        hifp_pay=sum(x.hifp_pay for x in slices),
+        fund_pay_sumamt=sum(x.fund_pay_sumamt for x in slices),
+        acct_pay=sum(x.acct_pay for x in slices),
+        psn_cash_pay=sum(x.psn_cash_pay for x in slices),
+    )
+
+
+def shares(slices: Sequence[Slice], field: Literal["insutype", "med_type"], label: Callable[[str], str]) -> list[Share]:
+    """Fund payments per insutype or med_type, in code order."""
+    sums: dict[str, list[int]] = {}
+    for x in slices:
+        total = sums.setdefault(getattr(x, field), [0, 0])
+        total[0] += x.settlements
+        total[1] += x.fund_pay_sumamt
+    return [Share(code, label(code), n, amount) for code, (n, amount) in sorted(sums.items())]
+
+
+def top_institutions(
+    slices: Sequence[Slice], institutions: dict[str, InstitutionRecord], limit: int
+) -> list[InstitutionFigure]:
+    """The institutions with the most settlements (then the largest medical costs)."""
+    sums: dict[str, list[int]] = {}
+    for x in slices:
+        total = sums.setdefault(x.fixmedins_code, [0, 0, 0])
+        total[0] += x.settlements
+        total[1] += x.medfee_sumamt
+        total[2] += x.fund_pay_sumamt
+    ranked = sorted(sums.items(), key=lambda item: (-item[1][0], -item[1][1], item[0]))[:limit]
+    return [
+        InstitutionFigure(code, institutions[code].fixmedins_name if code in institutions else code, *total)
+        for code, total in ranked
+    ]
+
+
+def minute_series(store: DashboardStore, utc_now: datetime) -> list[Minute]:
+    """Net settlements in each of the last 60 minutes, the current one last (empty minutes are 0)."""
+    this_minute = utc_now.replace(second=0, microsecond=0)
+    first = this_minute - timedelta(minutes=MINUTES - 1)
+    counts = store.settlements_per_minute(first, this_minute + timedelta(minutes=1))
+    series = []
+    for i in range(MINUTES):
+        minute = first + timedelta(minutes=i)
+        series.append(Minute(f"{local(minute):%H:%M}", counts.get(f"{minute:%Y-%m-%d %H:%M}", 0)))
+    return series
+
+
+def district_figures(
+    slices: Sequence[Slice], institutions: dict[str, InstitutionRecord], names: dict[str, str]
+) -> tuple[str, list[DistrictFigure]]:
+    """By the insured persons' regions when more than one pooling region settled, else (one city) by the
+    institutions' regions — a city's districts. The busiest first."""
+    basis = "insured" if len({x.insuplc_admdvs for x in slices}) > 1 else "institution"
+    sums: dict[str, list[int]] = {}
+    settling: dict[str, set[str]] = {}
+    for x in slices:
+        place = institutions[x.fixmedins_code].admdvs if x.fixmedins_code in institutions else ""
+        key = x.insuplc_admdvs if basis == "insured" else place
+        total = sums.setdefault(key, [0, 0, 0])
+        total[0] += x.settlements
+        total[1] += x.medfee_sumamt
+        total[2] += x.fund_pay_sumamt
+        if x.settled:
+            settling.setdefault(key, set()).add(x.fixmedins_code)
+    figures = [
+        DistrictFigure(
+            admdvs,
+            region_name(admdvs, names),
+            settlements=n,
+            institutions=len(settling.get(admdvs, ())),
+            medfee_sumamt=medfee,
+            fund_pay_sumamt=fund,
+        )
+        for admdvs, (n, medfee, fund) in sums.items()
+    ]
+    figures.sort(key=lambda f: (-f.settlements, -f.medfee_sumamt, f.admdvs))
+    return basis, figures
+
+
+def region_name(admdvs: str, names: dict[str, str]) -> str:
+    return names.get(admdvs) or DISTRICT_NAMES.get(admdvs) or admdvs or "—"
+
+
+# ---------------------------------------------------------------- a person
+
+
+@dataclass(frozen=True, slots=True)
+class InsuranceView:
+    insutype: str
+    insutype_label: str
+    psn_type_label: str
+    status_label: str
+    insuplc_admdvs: str
+    region_name: str
+    psn_insu_date: date
+    emp_name: str
+    contrib_months: int
+    active: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Counter:
+    insutype: str
+    period: str
+    key: str
+    amount: Fen
+
+
+@dataclass(frozen=True, slots=True)
+class PersonView:
+    psn_no: str
+    certno: str
+    """Masked."""
+    name: str
+    """Masked."""
+    card_no: str
+    """Masked."""
+    gend: str
+    age: int
+    insurances: list[InsuranceView]
+    balance: Fen | None
+    counters: list[Counter]
+    settlements: list[SettlementSummary]
+
+
+def find_person(store: DashboardStore, query: str) -> PersonRecord | None:
+    """A person by psn_no, ID number (certno) or social security card number."""
+    text = query.strip()
+    if not text:
+        return None
+    if looks_like_certno(text):
+        return store.person_by_certno(text.upper()) or store.person(text) or store.person_by_card(text)
+    return store.person(text) or store.person_by_certno(text) or store.person_by_card(text)
+
+
+def person_view(store: DashboardStore, query: str, now: datetime, settlements: int = 20) -> PersonView | None:
+    person = find_person(store, query)
+    if person is None:
+        return None
+    today = local_day(now)
+    names = store.region_names()
+    insurances = [
+        InsuranceView(
+            insutype=i.insutype,
+            insutype_label=Insutype.describe(i.insutype),
+            psn_type_label=PsnType.describe(i.psn_type),
+            status_label=PsnInsuStas.describe(i.psn_insu_stas),
+            insuplc_admdvs=i.insuplc_admdvs,
+            region_name=region_name(i.insuplc_admdvs, names),
+            psn_insu_date=i.psn_insu_date,
+            emp_name=i.emp_name,
+            contrib_months=i.contrib_months,
+            active=i.psn_insu_stas == PsnInsuStas.NORMAL,
+        )
+        for i in store.insurances(person.psn_no)
+    ]
+    return PersonView(
+        psn_no=person.psn_no,
+        certno=mask_certno(person.certno),
+        name=mask_name(person.psn_name),
+        card_no=mask_card(person.card_no),
+        gend=Gend.describe(person.gend),
+        age=age_on(person.brdy, today),
+        insurances=insurances,
+        balance=store.account_balance(person.psn_no),
+        counters=[Counter(*row) for row in store.counter_totals(person.psn_no, str(today.year))],
+        settlements=[localised(s) for s in store.settlements(psn_no=person.psn_no, limit=settlements)],
+    )
+
+
+def age_on(birthday: date, day: date) -> int:
+    return day.year - birthday.year - ((day.month, day.day) < (birthday.month, birthday.day))
+
+
+def localised(s: SettlementSummary) -> SettlementSummary:
+    return SettlementSummary(
+        s.setl_id,
+        local(s.setl_time),
+        s.psn_no,
+        s.fixmedins_code,
+        s.fixmedins_name,
+        s.insutype,
+        s.med_type,
+        s.medfee_sumamt,
+        s.fund_pay_sumamt,
+        s.acct_pay,
+        s.psn_cash_pay,
+        s.revs_setl_id,
+        s.reversed,
+    )
+
+
+# ---------------------------------------------------------------- an institution
+
+
+@dataclass(frozen=True, slots=True)
+class InstitutionView:
+    institution: InstitutionRecord
+    kind_label: str
+    region_name: str
+    today: Figures
+    settlements: list[SettlementSummary]
+    statements: list[StatementRecord]
+
+
+def find_institutions(store: DashboardStore, text: str, limit: int = 50) -> list[InstitutionRecord]:
+    value = text.strip()
+    if not value:
+        return []
+    exact = store.institution(value)
+    return [exact] if exact else store.find_institutions(value, limit)
+
+
+def institution_view(store: DashboardStore, fixmedins_code: str, now: datetime) -> InstitutionView | None:
+    institution = store.institution(fixmedins_code.strip())
+    if institution is None:
+        return None
+    begin, end = today_bounds(now)
+    names = store.region_names()
+    level = {1: "一级", 2: "二级", 3: "三级"}.get(institution.hosp_lv, "")
+    statements = [
+        StatementRecord(
+            s.insutype,
+            s.clr_type,
+            s.stmt_begndate,
+            s.stmt_enddate,
+            s.stmt_rslt,
+            s.stmt_rslt_dscr,
+            local(s.created_at),
+        )
+        for s in store.statements(institution.fixmedins_code, 10)
+    ]
+    return InstitutionView(
+        institution=institution,
+        kind_label="定点零售药店"
+        if institution.is_pharmacy
+        else f"定点医疗机构{('（' + level + '）') if level else ''}",
+        region_name=region_name(institution.admdvs, names),
+        today=figures_of(store.slices(begin, end, institution.fixmedins_code)),
+        settlements=[localised(s) for s in store.settlements(fixmedins_code=institution.fixmedins_code, limit=50)],
+        statements=statements,
+    )
+
+
+# ---------------------------------------------------------------- a settlement
+
+
+@dataclass(frozen=True, slots=True)
+class FundLine:
+    fund_pay_type: str
+    label: str
+    inscp_scp_amt: Fen
+    crt_payb_lmt_amt: Fen | None
+    fund_payamt: Fen
+    setl_proc_info: str
+
+
+@dataclass(frozen=True, slots=True)
+class SettlementView:
+    row: SettlementRow
+    setl_time: datetime
+    """Local time."""
+    institution_name: str
+    person_name: str
+    """Masked."""
+    insutype_label: str
+    med_type_label: str
+    clr_type_label: str
+    reversed_by: str | None
+    visit: VisitFacts | None
+    funds: list[FundLine]
+    lines: list[LineRecord]
+    lines_of: str
+    """The settlement whose lines are shown: a reversal shows the lines of the one it reverses."""
+    explanation: list[str]
+
+    def amount(self, name: str) -> Fen:
+        return self.row.amounts.get(name, 0)
+
+
+def settlement_view(store: DashboardStore, setl_id: str) -> SettlementView | None:
+    row = store.settlement(setl_id.strip())
+    if row is None:
+        return None
+    institution = store.institution(row.fixmedins_code)
+    person = store.person(row.psn_no)
+    visit = store.visit(row.mdtrt_id)
+    if visit is not None:
+        visit = VisitFacts(
+            visit.mdtrt_id,
+            visit.kind,
+            local(visit.begntime),
+            None if visit.endtime is None else local(visit.endtime),
+            visit.dept_name,
+            visit.dr_name,
+            visit.dise_codg,
+            visit.dise_name,
+        )
+    lines_of = row.revs_setl_id or row.setl_id
+    return SettlementView(
+        row=row,
+        setl_time=local(row.setl_time),
+        institution_name=institution.fixmedins_name if institution else row.fixmedins_code,
+        person_name=mask_name(person.psn_name) if person else "",
+        insutype_label=Insutype.describe(row.insutype),
+        med_type_label=MedType.describe(row.med_type),
+        clr_type_label=ClrType.describe(row.clr_type),
+        reversed_by=None if row.revs_setl_id else store.reversal_of(row.setl_id),
+        visit=visit,
+        funds=[
+            FundLine(
+                d.fund_pay_type,
+                FundPayType.describe(d.fund_pay_type),
+                d.inscp_scp_amt,
+                d.crt_payb_lmt_amt,
+                d.fund_payamt,
+                d.setl_proc_info,
+            )
+            for d in sorted(store.fund_rows(row.setl_id), key=lambda d: d.fund_pay_type)
+        ],
+        lines=store.settlement_lines(lines_of, row.mdtrtarea_admvs),
+        lines_of=lines_of,
+        explanation=[step for step in row.setl_proc_info.splitlines() if step.strip()],
+    )
+
+
+# ---------------------------------------------------------------- the ledger
+
+KINDS = (
+    ("fund", "统筹区基金"),
+    ("acct", "个人账户"),
+    ("payable", "应付定点机构"),
+    ("opening", "期初余额"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerView:
+    kinds: list[tuple[str, AccountTotals]]
+    """(label, totals) per kind of account."""
+    funds: list[AccountRecord]
+    payables: list[AccountRecord]
+    openings: list[AccountRecord]
+    balanced: bool
+    """All debits equal all credits."""
+
+    @property
+    def debits(self) -> Fen:
+        return sum(t.debits for _, t in self.kinds)
+
+    @property
+    def credits(self) -> Fen:
+        return sum(t.credits for _, t in self.kinds)
+
+
+def ledger_view(store: DashboardStore, limit: int = 50) -> LedgerView:
+    kinds = [(label, store.account_totals(kind)) for kind, label in KINDS]
+    debits = sum(t.debits for _, t in kinds)
+    credits = sum(t.credits for _, t in kinds)
+    return LedgerView(
+        kinds=kinds,
+        funds=store.accounts("fund", limit),
+        payables=store.accounts("payable", limit),
+        openings=store.accounts("opening", limit),
+        balanced=debits == credits,
+    )

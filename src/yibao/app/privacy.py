@@ -1,0 +1,46 @@
+"""Masking of personal data for the pages people look at (个人信息脱敏).
+
+The console and the portal never print an ID number, a name or a card number in full: staff see
+enough to tell people apart (陈*国, 4401**********1236) and nothing more. Masking keeps the length,
+so a masked value still looks like what it stands for.
+"""
+
+from __future__ import annotations
+
+
+def mask_certno(certno: str) -> str:
+    """An ID number with its first and last four characters kept: ``4401**********1236``.
+
+    Short numbers keep less: a quarter at each end, at least one character masked.
+    """
+    value = certno.strip()
+    if not value:
+        return ""
+    keep = 4 if len(value) >= 12 else len(value) // 4
+    if keep == 0:
+        return "*" * len(value)
+    return value[:keep] + "*" * (len(value) - 2 * keep) + value[-keep:]
+
+
+def mask_name(name: str) -> str:
+    """A name with its first and last characters kept: 陈*国, 李*, 欧**明; one character is masked whole."""
+    value = name.strip()
+    if len(value) <= 1:
+        return "*" * len(value)
+    if len(value) == 2:
+        return value[0] + "*"
+    return value[0] + "*" * (len(value) - 2) + value[-1]
+
+
+def mask_card(card_no: str | None) -> str:
+    """A social security card number with only its last four characters kept."""
+    value = (card_no or "").strip()
+    if len(value) <= 4:
+        return "*" * len(value)
+    return "*" * (len(value) - 4) + value[-4:]
+
+
+def looks_like_certno(text: str) -> bool:
+    """A resident ID number (18 characters, the last may be X) rather than a psn_no or a code."""
+    value = text.strip().upper()
+    return len(value) == 18 and value[:17].isdigit() and (value[17].isdigit() or value[17] == "X")
