@@ -15,6 +15,7 @@ from yibao.domain.money import fen_to_yuan
 from yibao.domain.policy import select_policy
 from yibao.domain.settlement import calculate
 from yibao.files import FileError, dumps, load_catalog, load_claim, load_policy
+from yibao.sim.cli import sim_app
 from yibao.store import loading, migrate
 from yibao.store.database import Database
 from yibao.store.engine import make_engine
@@ -198,3 +199,6 @@ def demo(
     from yibao.demo import run
 
     raise typer.Exit(run(database, port, serve_after))
+
+
+app.add_typer(sim_app, name="sim")
