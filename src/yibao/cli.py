@@ -191,14 +191,19 @@ def serve(
 def demo(
     port: int = 8000,
     database: Annotated[Path, typer.Option(help="SQLite file, made afresh.")] = Path("yibao-demo.db"),
-    serve_after: Annotated[
-        bool, typer.Option("--serve/--no-serve", help="Keep serving after the demo conversation.")
-    ] = True,
+    persons: Annotated[int, typer.Option(min=1, help="Insured persons of the synthetic city.")] = 200_000,
+    institutions: Annotated[int, typer.Option(min=2, help="Hospitals and pharmacies.")] = 130,
+    rate: Annotated[float, typer.Option(min=0.1, help="Settlements a second the hospitals aim at.")] = 30.0,
+    seed: int = 1,
+    headless: Annotated[bool, typer.Option(help="No browser: stop after --settlements and check the books.")] = False,
+    settlements: Annotated[int | None, typer.Option(min=1, help="With --headless: how many, then stop.")] = None,
 ) -> None:
-    """The platform on the embedded default: a hospital settles through a real server; the ledger is checked."""
+    """A city goes live: build it, serve it, let its hospitals settle; watch /console (Ctrl-C stops)."""
     from yibao.demo import run
 
-    raise typer.Exit(run(database, port, serve_after))
+    if headless and settlements is None:
+        raise fail("--headless needs --settlements N")
+    raise typer.Exit(run(database, port, persons, institutions, rate, seed, settlements if headless else None))
 
 
 app.add_typer(sim_app, name="sim")

@@ -1,133 +1,132 @@
-"""`yibao demo`: a Guangzhou hospital settles an outpatient visit and an inpatient stay through the
-national interface of a real yibao server, and the ledger proves every fen. Then it keeps serving."""
+"""`yibao demo` (`make demo`): a city goes live.
+
+A synthetic Guangzhou is built into a fresh SQLite file, a real `yibao serve` process starts, HIS
+clients settle visits through the national interface, and the bureau watches /console. Ctrl-C stops
+everything. `--headless --settlements N` stops after N settlements, prints the go-live figures and
+exits 0 only if `ledger check` finds the books balanced.
+"""
 
 from __future__ import annotations
 
-import json
-import threading
+import os
+import subprocess
+import sys
 import time
-from datetime import datetime, timedelta
-from decimal import Decimal
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
-import uvicorn
+import httpx
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from yibao.api.server import create_app
+from yibao.app import dashboard
+from yibao.app.dashboard import Figures
 from yibao.domain.ledger import check_ledger
-from yibao.sim.his import HisClient
-from yibao.store import loading, migrate
+from yibao.domain.money import fen_to_yuan
+from yibao.sim.city import build_city
+from yibao.sim.traffic import run_traffic
+from yibao.store.dashboard import SqlDashboardSource
 from yibao.store.database import Database
 from yibao.store.engine import make_engine
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "guangzhou"
-SHOWN = ("medfee_sumamt", "fulamt_ownpay_amt", "overlmt_selfpay", "preselfpay_amt", "inscp_scp_amt", "act_pay_dedc",
-         "hifp_pay", "pool_prop_selfpay", "fund_pay_sumamt", "acct_pay", "psn_cash_pay", "balc")  # fmt: skip
+# Guangzhou's first afternoon on the national platform, 2021-07-12 until 16:30 (shared/seeds/000).
+GO_LIVE = {"settlements": "165,251", "institutions": "688 / 1,307", "medfee": "113,975,000.00",
+           "hifp": "69,204,000.00"}  # fmt: skip
 
 
-def prepare(db_path: Path) -> Database:
+def run(
+    db_path: Path, port: int, persons: int, institutions: int, rate: float, seed: int, settlements: int | None
+) -> int:
+    console = Console()
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db_path}{suffix}").unlink(missing_ok=True)
-    db = Database(make_engine(f"sqlite:///{db_path}"))
-    migrate.upgrade(db.engine)
-    loading.load_registry_file(db, EXAMPLES / "registry.json")
-    for policy in ("employee-2021.toml", "employee-2022-12.toml"):
-        loading.load_policy_file(db, EXAMPLES / policy)
-    loading.load_catalog_file(db, EXAMPLES / "catalog.toml")
-    return db
+    url = f"sqlite:///{db_path}"
+    started = time.monotonic()
+    with Progress(TextColumn("{task.description:<16}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console) as bar:  # fmt: skip
+        tasks: dict[str, TaskID] = {}
 
+        def progress(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(f"城市 {stage}", total=max(total, 1))
+            bar.update(tasks[stage], completed=done, total=max(total, 1))
 
-def start_server(db: Database, port: int) -> tuple[uvicorn.Server, threading.Thread]:
-    config = uvicorn.Config(create_app(db), host="127.0.0.1", port=port, log_level="warning", access_log=False)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    return server, thread
+        city = build_city(url, persons=persons, institutions=institutions, seed=seed, progress=progress)
+    console.print(f"[bold]模拟城市[/bold] {persons:,} 参保人、{institutions} 家定点医药机构，"
+                  f"{time.monotonic() - started:.1f} 秒建成 ({db_path})")  # fmt: skip
+    del city
 
-
-def show(console: Console, title: str, setlinfo: dict[str, Any]) -> None:
-    table = Table(title=title, show_header=False, title_justify="left")
-    for name in SHOWN:
-        table.add_row(name, f"{setlinfo[name]:,.2f}")
-    console.print(table)
-
-
-def conversation(his: HisClient, console: Console) -> None:
-    claim = json.loads((EXAMPLES / "claim-inpatient.json").read_text(), parse_float=Decimal)
-    psn_no = claim["person"]["psn_no"]
-    people = json.loads((EXAMPLES / "registry.json").read_text())["persons"]
-    certno = next(p["certno"] for p in people if p["psn_no"] == psn_no)
-    now = datetime.now()
-
-    his.sign_in()
-    info = his.call("1101", {"data": {"mdtrt_cert_type": "02", "mdtrt_cert_no": certno}})
-    base, insu = info["baseinfo"], info["insuinfo"][0]
-    console.print(f"1101 {base['psn_name']}，{base['age']}岁，险种 {insu['insutype']} 人员类别 {insu['psn_type']}，"
-                  f"个人账户余额 {insu['balc']}")  # fmt: skip
-
-    mdtrt_id = his.call("2201", {"data": {"psn_no": psn_no, "insutype": "310", "begntime": f"{now:%Y-%m-%d %H:%M:%S}",
-                                          "mdtrt_cert_type": "02", "mdtrt_cert_no": certno, "ipt_otp_no": "MZ-DEMO",
-                                          "dept_code": "A03", "dept_name": "内科"}})["data"]["mdtrt_id"]  # fmt: skip
-    lines = [("1", "XJ01CAA040A001010100039", "24", "0.52"), ("2", "002501000010000", "1", "25"),
-             ("3", "XC10AAA050A001010101444", "28", "3.15")]  # fmt: skip
-    feedetail = [_line(sn, mdtrt_id, psn_no, code, cnt, pric, now) for sn, code, cnt, pric in lines]
-    his.call("2204", {"feedetail": feedetail})
-    total = sum(Decimal(f["det_item_fee_sumamt"]) for f in feedetail)
-    settle = {"psn_no": psn_no, "mdtrt_id": mdtrt_id, "medfee_sumamt": str(total), "insutype": "310",
-              "med_type": "11", "mdtrt_cert_type": "02", "mdtrt_cert_no": certno, "acct_used_flag": "1"}  # fmt: skip
-    out = his.call("2207", {"data": settle})["setlinfo"]
-    show(console, f"2207 门诊结算 {out['setl_id']}", out)
-
-    begin = now - timedelta(days=int(claim["visit"]["los_days"]))
-    stay = his.call("2401", {"mdtrtinfo": {"psn_no": psn_no, "insutype": "310", "mdtrt_cert_type": "02",
-                                           "mdtrt_cert_no": certno, "med_type": "21", "ipt_no": "ZY-DEMO",
-                                           "begntime": f"{begin:%Y-%m-%d %H:%M:%S}", "dise_codg": "K35.800",
-                                           "dise_name": "急性阑尾炎"}})["result"]["mdtrt_id"]  # fmt: skip
-    feedetail = [_line(f["feedetl_sn"], stay, psn_no, f["med_list_codg"], str(f["cnt"]), str(f["pric"]), now)
-                 for f in claim["feedetail"]]  # fmt: skip
-    his.call("2301", {"feedetail": feedetail})
-    his.call("2402", {"dscginfo": {"mdtrt_id": stay, "psn_no": psn_no, "endtime": f"{now:%Y-%m-%d %H:%M:%S}"}})
-    total = sum(Decimal(f["det_item_fee_sumamt"]) for f in feedetail)
-    out = his.call("2304", {"data": {**settle, "mdtrt_id": stay, "medfee_sumamt": str(total), "med_type": "21"}})
-    show(console, f"2304 住院结算 {out['setlinfo']['setl_id']}", out["setlinfo"])
-    for row in out["setldetail"]:
-        console.print(f"  {row['fund_pay_type']} {row['fund_pay_type_name']}: {row['fund_payamt']}  "
-                      f"[dim]{row['setl_proc_info']}[/dim]")  # fmt: skip
-
-
-def _line(sn: str, mdtrt_id: str, psn_no: str, code: str, cnt: str, pric: str, at: datetime) -> dict[str, Any]:
-    amount = (Decimal(cnt) * Decimal(pric)).quantize(Decimal("0.01"))
-    return {"feedetl_sn": sn, "mdtrt_id": mdtrt_id, "psn_no": psn_no, "med_list_codg": code, "cnt": cnt,
-            "pric": pric, "det_item_fee_sumamt": str(amount), "fee_ocur_time": f"{at:%Y-%m-%d %H:%M:%S}"}  # fmt: skip
-
-
-def run(db_path: Path, port: int, serve: bool) -> int:
-    console = Console()
-    db = prepare(db_path)
-    server, thread = start_server(db, port)
     base = f"http://127.0.0.1:{port}"
-    console.rule(f"yibao at {base} — 广州市第一人民医院 (H44010600001) settles through the national interface")
-    his = HisClient(base, "H44010600001", "广州市第一人民医院（示例）")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "yibao", "serve", "--port", str(port), "--workers", "1", "--no-upgrade"],
+        env={**os.environ, "YIBAO_DATABASE_URL": url},
+    )
     try:
-        conversation(his, console)
+        wait_until_up(base, server)
+        console.rule(f"[bold]控制台 {base}/console[/bold]   门户 {base}/portal   接口 {base}/docs")
+        duration = settlements / rate * 4 + 30 if settlements else 7 * 24 * 3600.0
+        with console.status("医院结算中 (Ctrl-C 停止)…") as status:
+
+            def show(elapsed: float, done: int) -> None:
+                status.update(f"医院结算中：{done:,} 笔，{elapsed:,.0f} 秒 — 控制台 {base}/console (Ctrl-C 停止)")
+
+            try:
+                report = run_traffic(base, rate, duration, url, seed=seed, progress=show, max_settlements=settlements)
+                for line in report.lines():
+                    console.print(line, highlight=False)
+            except KeyboardInterrupt:
+                console.print("已停止。")
     finally:
-        his.close()
-    with db.transaction(write=False) as store:
-        problems = check_ledger(store.ledger_facts())
-    console.print("ledger check: " + ("[green]every posting balanced, funds and payables equal the settlements"
-                                      if not problems else f"[red]{problems}"))  # fmt: skip
-    if serve:
-        console.print(f"Serving {base}/fsi/api/callService — OpenAPI docs at {base}/docs — Ctrl-C to stop.")
+        server.terminate()
+        server.wait(timeout=30)
+    return report_and_check(console, url)
+
+
+def wait_until_up(base: str, server: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError("the server stopped while starting")
         try:
-            while thread.is_alive():
-                thread.join(0.5)
-        except KeyboardInterrupt:
+            if httpx.get(base + "/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
             pass
-    server.should_exit = True
-    thread.join(10)
-    db.dispose()
-    return 1 if problems else 0
+        time.sleep(0.2)
+    raise RuntimeError(f"the server did not answer at {base} within 60 s")
+
+
+def report_and_check(console: Console, url: str) -> int:
+    """The go-live figures of today, next to Guangzhou's first afternoon, and the ledger check."""
+    db = Database(make_engine(url))
+    try:
+        with SqlDashboardSource(db).reading() as store:
+            figures = dashboard.overview(store, datetime.now(UTC)).figures
+        with db.transaction(write=False) as store:
+            problems = check_ledger(store.ledger_facts())
+    finally:
+        db.dispose()
+    console.print(figures_table(figures))
+    if problems:
+        for problem in problems:
+            console.print(f"[red]DIFF {problem}[/red]")
+        console.print(f"[red]ledger check: {len(problems)} difference(s)[/red]")
+        return 1
+    console.print("[green]ledger check: every posting balanced, funds and payables equal the settlements[/green]")
+    return 0
+
+
+def figures_table(f: Figures) -> Table:
+    table = Table(title="今日实时结算 (go-live figures)", title_justify="left")
+    table.add_column("指标")
+    table.add_column("本次模拟", justify="right")
+    table.add_column("广州 2021-07-12 首日至16:30", justify="right", style="dim")
+    table.add_row("实时结算笔数 settlements", f"{f.settlements:,}", GO_LIVE["settlements"])
+    table.add_row("发生结算的定点机构 institutions", f"{f.institutions:,}", GO_LIVE["institutions"])
+    table.add_row("医疗总费用 medical costs (元)", f"{fen_to_yuan(f.medfee_sumamt):,}", GO_LIVE["medfee"])
+    table.add_row("统筹基金支付 pooled fund (元)", f"{fen_to_yuan(f.hifp_pay):,}", GO_LIVE["hifp"])
+    table.add_row("基金支付合计 all funds (元)", f"{fen_to_yuan(f.fund_pay_sumamt):,}", "")
+    table.add_row("个人账户支付 personal accounts (元)", f"{fen_to_yuan(f.acct_pay):,}", "")
+    table.add_row("个人现金支付 cash (元)", f"{fen_to_yuan(f.psn_cash_pay):,}", "")
+    return table

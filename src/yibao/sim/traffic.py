@@ -717,12 +717,13 @@ def run_traffic(
     grace: float = 30.0,
     progress: Callable[[float, int], None] | None = None,
     city: Sample | None = None,
+    max_settlements: int | None = None,
 ) -> TrafficReport:
     """Hold conversations at about ``rate`` settlements a second for ``duration`` seconds, then stop.
 
     Conversations still running at the end get ``grace`` seconds to finish; the run never takes longer
     than ``duration + grace`` (+ one call's ``timeout``). ``progress(elapsed, settlements)`` is called
-    about once a second.
+    about once a second. With ``max_settlements`` it stops starting conversations once that many settled.
     """
     host, port = loopback(url)
     if rate <= 0 or duration <= 0 or concurrency < 1:
@@ -784,6 +785,8 @@ def run_traffic(
         while True:
             now = time.monotonic()
             if now - start >= duration:
+                break
+            if max_settlements is not None and sum(t.settlements for t in tallies) >= max_settlements:
                 break
             due = int((now - start) * visit_rate) + 1
             while planned < due:
