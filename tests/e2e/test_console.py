@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -25,7 +22,6 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.databases import BACKENDS, ROOT, fresh_database, load_demo
-from tests.e2e.test_server import free_port
 from tests.flows import (
     AMOXICILLIN,
     BLOOD_TEST,
@@ -40,6 +36,7 @@ from tests.flows import (
     register,
     settle_data,
 )
+from tests.servers import running_server
 from yibao.app.records import LOCAL
 from yibao.sim.his import HisClient
 from yibao.store import tables
@@ -110,33 +107,10 @@ def site(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
     tmp = tmp_path_factory.mktemp(f"console-{request.param}")
     with fresh_database(request.param, tmp) as url:
         load_demo(url)
-        port = free_port()
-        log = (tmp / "server.log").open("w")
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "yibao", "serve", "--port", str(port), "--workers", "1", "--no-upgrade"],
-            env={**os.environ, "YIBAO_DATABASE_URL": url},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    if httpx.get(base + "/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert proc.poll() is None, (tmp / "server.log").read_text()
-                assert time.monotonic() < deadline, "server did not start in 30 s"
-                time.sleep(0.1)
+        with running_server(url, tmp / "server.log") as base:
             site = Site(base, url, request.param)
             burst(site)
             yield site
-        finally:
-            proc.terminate()
-            proc.wait(timeout=15)
-            log.close()
     # personal data never reaches the server's log
     assert certno(RETIREE) not in (tmp / "server.log").read_text()
 

@@ -7,10 +7,8 @@ then `yibao ledger check` as a newcomer would run it. On SQLite and on PostgreSQ
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
@@ -22,13 +20,8 @@ import pytest
 from tests.databases import BACKENDS, fresh_database, load_demo
 from tests.flows import BLOOD_TEST, RETIREE, WORKER, certno, line, register, settle_data
 from tests.integration.test_settlement_flows import inpatient_stay, outpatient_visit
+from tests.servers import running_server
 from yibao.sim.his import HisClient
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def yibao(*args: str, url: str) -> subprocess.CompletedProcess[str]:
@@ -38,35 +31,12 @@ def yibao(*args: str, url: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture(params=BACKENDS)
 def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, str]]:
-    """(base URL, database URL) of a running server with the Guangzhou demo data loaded."""
+    """(base URL, database URL) of a running server (two workers) with the Guangzhou demo data loaded."""
     with fresh_database(request.param, tmp_path) as url:
         load_demo(url)
-        port = free_port()
-        log = (tmp_path / "server.log").open("w")
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "yibao", "serve", "--port", str(port), "--workers", "2", "--no-upgrade"],
-            env={**os.environ, "YIBAO_DATABASE_URL": url},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        base = f"http://127.0.0.1:{port}"
-        LOGS[base] = tmp_path / "server.log"
-        try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    if httpx.get(base + "/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert proc.poll() is None, (tmp_path / "server.log").read_text()
-                assert time.monotonic() < deadline, "server did not start in 30 s"
-                time.sleep(0.2)
+        with running_server(url, tmp_path / "server.log", workers=2) as base:
+            LOGS[base] = tmp_path / "server.log"
             yield base, url
-        finally:
-            proc.terminate()
-            proc.wait(timeout=15)
-            log.close()
 
 
 def log_of(base: str) -> str:

@@ -5,22 +5,17 @@ Every conversation must succeed, residents included, and the books must balance 
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
-import httpx
 import pytest
 from sqlalchemy import Engine, Table, func, inspect, select
 from typer.testing import CliRunner, Result
 
 from tests.databases import BACKENDS, fresh_database
+from tests.servers import running_server
 from yibao.cli import app
 from yibao.domain.money import fen_to_yuan
 from yibao.sim.city import CityExists, CityReport, build_city, catalogue
@@ -86,41 +81,11 @@ def test_the_city_is_in_the_database_and_the_books_balance(city: City) -> None:
         build_city(city.url, persons=10, institutions=INSTITUTIONS, seed=SEED)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(city: City) -> Iterator[str]:
     """A real `yibao serve` over the city; its base URL."""
-    port = free_port()
-    workers = "1" if city.backend == "sqlite" else "2"
-    log_path = city.tmp / "server.log"
-    with log_path.open("w") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "yibao", "serve", "--port", str(port), "--workers", workers, "--no-upgrade"],
-            env={**os.environ, "YIBAO_DATABASE_URL": city.url},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    if httpx.get(base + "/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert proc.poll() is None, log_path.read_text()
-                assert time.monotonic() < deadline, "server did not start in 30 s"
-                time.sleep(0.2)
-            yield base
-        finally:
-            proc.terminate()
-            proc.wait(timeout=15)
+    with running_server(city.url, city.tmp / "server.log", workers=1 if city.backend == "sqlite" else 2) as base:
+        yield base
 
 
 def test_traffic_settles_every_conversation(city: City, server: str) -> None:
