@@ -816,8 +816,6 @@ def main(argv: list[str] | None = None) -> None:
         with fresh_database(args, tmp) as (url, db_name):
             t0 = time.monotonic()
             registry = make_registry(args.persons, args.institutions, args.acct_balc, args.seed)
-            # keep the name short: the opening posting's id is "opening-<file name>-<timestamp>" in a
-            # VARCHAR(60) ledger_transfer.posting_id, so on PostgreSQL a name over 17 characters fails
             registry_file = tmp / "registry.json"
             registry_file.write_text(json.dumps(registry, ensure_ascii=False), encoding="utf-8")
             for out in (
