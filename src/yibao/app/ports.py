@@ -21,6 +21,7 @@ from yibao.app.records import (
     InsuranceRecord,
     LoggedMessage,
     PersonRecord,
+    SettledLine,
     SettlementRow,
     VisitRecord,
 )
@@ -94,6 +95,10 @@ class Store(Protocol):
     def mark_lines_settled(self, mdtrt_id: str, sns: Sequence[str], setl_id: str) -> None: ...
     def unmark_lines(self, setl_id: str) -> None: ...
     def fee_lines_of(self, mdtrt_id: str) -> list[dict[str, object]]: ...
+    def settled_lines_of(
+        self, psn_no: str, med_type: str, begin: datetime | None, end: datetime | None
+    ) -> list[SettledLine]:
+        """The person's fee lines that a standing settlement of ``med_type`` paid, by time."""
 
     # ---- settlements and counters (insert only)
     def insert_settlement(

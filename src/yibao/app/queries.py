@@ -7,6 +7,7 @@ from yibao.app.errors import NotFound, Refused
 from yibao.app.ports import Store
 from yibao.app.records import Context
 from yibao.app.settle import stored_output
+from yibao.domain.codes import ListType, MedType
 from yibao.domain.money import fen_to_yuan
 
 
@@ -62,6 +63,31 @@ def settlement(store: Store, ctx: Context, q: RecordQuery) -> dict[str, object]:
 def fee_lines(store: Store, ctx: Context, q: RecordQuery) -> dict[str, object]:
     """5204 费用明细查询: every line of a visit with its status and, once settled, its classification."""
     return {"output": store.fee_lines_of(own_visit_id(store, ctx, q))}
+
+
+def chronic_drugs(store: Store, ctx: Context, q: RecordQuery) -> dict[str, object]:
+    """5205 慢特病用药记录查询: the drugs settled for the person's 门诊慢特病 visits (med_type 14) at any
+    institution in the period, so that a doctor sees what other hospitals already prescribed."""
+    if store.person(q.psn_no) is None:
+        raise NotFound("input.data.psn_no", f"{q.psn_no} 人员编号不存在")
+    drugs = (ListType.DRUG, ListType.HERBAL)
+    records = []
+    for line in store.settled_lines_of(q.psn_no, MedType.CHRONIC_OUTPATIENT, q.begntime, q.endtime):
+        item = store.catalog(line.mdtrtarea_admvs).get(line.med_list_codg)
+        if item is None or item.list_type not in drugs:
+            continue
+        records.append({
+            "mdtrt_id": line.mdtrt_id,
+            "fixmedins_code": line.fixmedins_code,
+            "med_list_codg": line.med_list_codg,
+            "med_list_name": item.name,
+            "cnt": line.cnt,
+            "pric": line.pric,
+            "det_item_fee_sumamt": fen_to_yuan(line.det_item_fee_sumamt),
+            "fee_ocur_time": line.fee_ocur_time,
+            "setl_id": line.setl_id,
+        })  # fmt: skip
+    return {"feedetail": records}
 
 
 def accumulators(store: Store, ctx: Context, q: RecordQuery) -> dict[str, object]:

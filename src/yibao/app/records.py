@@ -173,3 +173,18 @@ class LoggedMessage:
     body_hash: str
     response: str
     ref: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SettledLine:
+    """A settled fee line with where it was settled (5205)."""
+
+    mdtrt_id: str
+    fixmedins_code: str
+    mdtrtarea_admvs: str
+    med_list_codg: str
+    cnt: Decimal
+    pric: Decimal
+    det_item_fee_sumamt: Fen
+    fee_ocur_time: datetime
+    setl_id: str

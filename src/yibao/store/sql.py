@@ -28,6 +28,7 @@ from yibao.app.records import (
     InsuranceRecord,
     LoggedMessage,
     PersonRecord,
+    SettledLine,
     SettlementRow,
     VisitRecord,
 )
@@ -377,6 +378,35 @@ class SqlStore:
 
     def unmark_lines(self, setl_id: str) -> None:
         self.conn.execute(update(t.fee_line).where(t.fee_line.c.setl_id == setl_id).values(setl_id=None))
+
+    def settled_lines_of(
+        self, psn_no: str, med_type: str, begin: datetime | None, end: datetime | None
+    ) -> list[SettledLine]:
+        f, s = t.fee_line.c, t.settlement.c
+        q = (
+            select(
+                f.mdtrt_id,
+                s.fixmedins_code,
+                s.mdtrtarea_admvs,
+                f.med_list_codg,
+                f.cnt,
+                f.pric,
+                f.det_item_fee_sumamt,
+                f.fee_ocur_time,
+                f.setl_id,
+            )
+            .select_from(t.fee_line.join(t.settlement, s.setl_id == f.setl_id))
+            .where(s.psn_no == psn_no, s.med_type == med_type, f.status == "uploaded")
+            .order_by(f.fee_ocur_time, f.feedetl_sn)
+        )
+        if begin:
+            q = q.where(f.fee_ocur_time >= begin)
+        if end:
+            q = q.where(f.fee_ocur_time <= end)
+        return [
+            SettledLine(m, code, admvs, item, Decimal(cnt), Decimal(pric), amount, at, setl)
+            for m, code, admvs, item, cnt, pric, amount, at, setl in self.conn.execute(q.limit(1000))
+        ]
 
     def fee_lines_of(self, mdtrt_id: str) -> list[dict[str, object]]:
         f, s = t.fee_line.c, t.setl_line.c

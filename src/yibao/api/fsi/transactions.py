@@ -212,6 +212,8 @@ TRANSACTIONS: dict[str, Transaction] = {
                     (QUERY + "querySetlInfo",)),
         Transaction("5204", "费用明细查询", simple(queries.fee_lines, "data", c.RecordQuery), R,
                     (QUERY + "queryFeeList",)),
+        Transaction("5205", "人员慢特病用药记录查询", simple(queries.chronic_drugs, "data", c.RecordQuery), R,
+                    (QUERY + "queryPsnOpspMedc",)),  # [inferred]
         Transaction("5206", "人员累计信息查询", simple(queries.accumulators, "data", c.RecordQuery), R,
                     (QUERY + "queryPsnCum",)),  # [inferred]
     ]
