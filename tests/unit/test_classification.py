@@ -125,3 +125,11 @@ def test_catalog_lookup_by_code() -> None:
     cat = Catalog.of("440100", "v1", [item("01")])
     assert cat.get("X1") is not None
     assert cat.get("X2") is None
+
+
+def test_a_line_total_that_disagrees_with_price_times_count_is_refused() -> None:
+    with pytest.raises(ClaimError) as err:
+        classify_line(FeeLine("1", "X1", D("3"), D("2"), D("6.02")), item("01"), CTX, "feedetail[0]")
+    assert err.value.field == "feedetail[0].det_item_fee_sumamt"
+    within_a_fen = classify_line(FeeLine("1", "X1", D("3"), D("2"), D("6.01")), item("01"), CTX, "feedetail[0]")
+    assert within_a_fen.det_item_fee_sumamt == 601

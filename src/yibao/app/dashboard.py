@@ -17,12 +17,12 @@ from typing import Literal, Protocol
 from yibao.app.privacy import looks_like_certno, mask_card, mask_certno, mask_name
 from yibao.app.reconcile import utc_bounds
 from yibao.app.records import (
-    LOCAL,
     FundRowRecord,
     InstitutionRecord,
     InsuranceRecord,
     PersonRecord,
     SettlementRow,
+    local_time,
 )
 from yibao.domain.codes import ClrType, FundPayType, Gend, Insutype, MedType, PsnInsuStas, PsnType
 from yibao.domain.money import Fen
@@ -288,13 +288,8 @@ def utc_naive(now: datetime) -> datetime:
     return now if now.tzinfo is None else now.astimezone(UTC).replace(tzinfo=None)
 
 
-def local(utc: datetime) -> datetime:
-    """A stored UTC time as local (Asia/Shanghai) wall-clock time, naive."""
-    return utc.replace(tzinfo=UTC).astimezone(LOCAL).replace(tzinfo=None)
-
-
 def local_day(now: datetime) -> date:
-    return local(utc_naive(now)).date()
+    return local_time(utc_naive(now)).date()
 
 
 def today_bounds(now: datetime) -> tuple[datetime, datetime]:
@@ -336,7 +331,7 @@ def overview(store: DashboardStore, now: datetime) -> Overview:
     basis, districts = district_figures(slices, institutions, store.region_names())
     return Overview(
         day=local_day(now),
-        as_of=local(utc_now),
+        as_of=local_time(utc_now),
         figures=figures_of(slices),
         per_minute=minute_series(store, utc_now),
         by_insutype=shares(slices, "insutype", Insutype.describe),
@@ -394,7 +389,7 @@ def minute_series(store: DashboardStore, utc_now: datetime) -> list[Minute]:
     series = []
     for i in range(MINUTES):
         minute = first + timedelta(minutes=i)
-        series.append(Minute(f"{local(minute):%H:%M}", counts.get(f"{minute:%Y-%m-%d %H:%M}", 0)))
+        series.append(Minute(f"{local_time(minute):%H:%M}", counts.get(f"{minute:%Y-%m-%d %H:%M}", 0)))
     return series
 
 
@@ -528,7 +523,7 @@ def age_on(birthday: date, day: date) -> int:
 def localised(s: SettlementSummary) -> SettlementSummary:
     return SettlementSummary(
         s.setl_id,
-        local(s.setl_time),
+        local_time(s.setl_time),
         s.psn_no,
         s.fixmedins_code,
         s.fixmedins_name,
@@ -579,7 +574,7 @@ def institution_view(store: DashboardStore, fixmedins_code: str, now: datetime) 
             s.stmt_enddate,
             s.stmt_rslt,
             s.stmt_rslt_dscr,
-            local(s.created_at),
+            local_time(s.created_at),
         )
         for s in store.statements(institution.fixmedins_code, 10)
     ]
@@ -642,8 +637,8 @@ def settlement_view(store: DashboardStore, setl_id: str) -> SettlementView | Non
         visit = VisitFacts(
             visit.mdtrt_id,
             visit.kind,
-            local(visit.begntime),
-            None if visit.endtime is None else local(visit.endtime),
+            local_time(visit.begntime),
+            None if visit.endtime is None else local_time(visit.endtime),
             visit.dept_name,
             visit.dr_name,
             visit.dise_codg,
@@ -652,7 +647,7 @@ def settlement_view(store: DashboardStore, setl_id: str) -> SettlementView | Non
     lines_of = row.revs_setl_id or row.setl_id
     return SettlementView(
         row=row,
-        setl_time=local(row.setl_time),
+        setl_time=local_time(row.setl_time),
         institution_name=institution.fixmedins_name if institution else row.fixmedins_code,
         person_name=mask_name(person.psn_name) if person else "",
         insutype_label=Insutype.describe(row.insutype),

@@ -12,9 +12,14 @@ LOCAL = timezone(timedelta(hours=8), "Asia/Shanghai")  # no daylight saving
 """Dates of settlements, years of counters and the interface's times are local; the database keeps UTC."""
 
 
+def local_time(utc: datetime) -> datetime:
+    """A naive UTC time (as stored) as naive local (Asia/Shanghai) wall-clock time."""
+    return utc.replace(tzinfo=UTC).astimezone(LOCAL).replace(tzinfo=None)
+
+
 def local_date(utc: datetime) -> date:
     """The local (Asia/Shanghai) date of a naive UTC time."""
-    return utc.replace(tzinfo=UTC).astimezone(LOCAL).date()
+    return local_time(utc).date()
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,8 +22,8 @@ from yibao.app.errors import NotFound, Refused
 from yibao.app.ports import Store
 from yibao.app.records import Context, FeeLineRecord, InstitutionRecord, PersonRecord, VisitRecord
 from yibao.domain.claim import FeeLine, age_on
-from yibao.domain.classification import LineContext, classify_line
-from yibao.domain.money import FEN_PER_YUAN, fen_to_yuan, round_fen, yuan_to_fen
+from yibao.domain.classification import LineContext, classify_line, line_total
+from yibao.domain.money import fen_to_yuan
 from yibao.domain.settlement import line_output
 
 CANCEL_ALL = "0000"
@@ -241,13 +241,9 @@ EXTRA_FIELDS = tuple(f.name for f in fields(FeeLineIn) if f.name not in {g.name 
 
 
 def fee_line_record(line: FeeLineIn, node: str) -> FeeLineRecord:
-    if line.cnt <= 0:
-        raise Refused(f"{node}.cnt", "数量必须大于0")
-    if line.pric < 0:
-        raise Refused(f"{node}.pric", "单价不能为负")
-    total = yuan_to_fen(line.det_item_fee_sumamt)
-    if abs(total - round_fen(line.pric * line.cnt * FEN_PER_YUAN)) > 1:
-        raise Refused(f"{node}.det_item_fee_sumamt", f"{line.det_item_fee_sumamt} 不等于单价×数量")
+    total = line_total(
+        FeeLine(line.feedetl_sn, line.med_list_codg, line.cnt, line.pric, line.det_item_fee_sumamt), node
+    )
     extra = {name: value for name in EXTRA_FIELDS if (value := getattr(line, name)) not in ("", None)}
     return FeeLineRecord(
         mdtrt_id=line.mdtrt_id,

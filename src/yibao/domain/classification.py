@@ -53,15 +53,21 @@ class LineContext:
 
 
 def line_total(line: FeeLine, path: str) -> Fen:
+    """The line's total in fen: as given (it may differ from price × count by a fen of rounding), or
+    price × count. Refuses counts that are not positive, negative prices and totals that disagree."""
     if line.cnt <= 0:
         raise ClaimError(f"{path}.cnt", "数量必须大于0")
     if line.pric < 0:
         raise ClaimError(f"{path}.pric", "单价不能为负")
+    computed = round_fen(line.pric * line.cnt * FEN_PER_YUAN)
     if line.det_item_fee_sumamt is None:
-        return round_fen(line.pric * line.cnt * FEN_PER_YUAN)
+        return computed
     if line.det_item_fee_sumamt < 0:
         raise ClaimError(f"{path}.det_item_fee_sumamt", "明细项目费用总额不能为负")
-    return yuan_to_fen(line.det_item_fee_sumamt)
+    total = yuan_to_fen(line.det_item_fee_sumamt)
+    if abs(total - computed) > 1:
+        raise ClaimError(f"{path}.det_item_fee_sumamt", f"{line.det_item_fee_sumamt} 不等于单价×数量")
+    return total
 
 
 def restriction_breach(item: CatalogItem, ctx: LineContext) -> str | None:

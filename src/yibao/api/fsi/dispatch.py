@@ -11,12 +11,12 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from yibao.api.fsi.envelope import Envelope, EnvelopeError, dumps, local_time, parse_body, parse_envelope, response
+from yibao.api.fsi.envelope import Envelope, EnvelopeError, dumps, parse_body, parse_envelope, response
 from yibao.api.fsi.transactions import TRANSACTIONS
 from yibao.app.errors import DuplicateMessage
 from yibao.app.files import FileContent
 from yibao.app.ports import UnitOfWork
-from yibao.app.records import Context, LoggedMessage
+from yibao.app.records import Context, LoggedMessage, local_date
 from yibao.domain.errors import DomainError
 
 log = logging.getLogger("yibao.fsi")
@@ -47,7 +47,7 @@ class Dispatcher:
             msgid=env.msgid,
             infno=env.base_infno,
             now=received,
-            today=local_time(received).date(),
+            today=local_date(received),
             mdtrtarea_admvs=env.mdtrtarea_admvs,
             opter=env.opter,
         )

@@ -20,7 +20,7 @@ from typing import Any
 
 import simplejson
 
-from yibao.app.records import LOCAL
+from yibao.app.records import LOCAL, local_time
 
 _serial = itertools.count(int.from_bytes(os.urandom(3), "big"))
 INFNO = re.compile(r"^(\d{4})[A-Z]?$")
@@ -109,10 +109,6 @@ def parse_envelope(body: dict[str, Any], path_infno: str | None = None) -> Envel
         input=raw_input,
         body_hash=hashlib.sha256(canonical.encode()).hexdigest(),
     )
-
-
-def local_time(utc_naive: datetime) -> datetime:
-    return utc_naive.replace(tzinfo=UTC).astimezone(LOCAL).replace(tzinfo=None)
 
 
 def to_utc(local_naive: datetime) -> datetime:
