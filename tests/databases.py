@@ -65,5 +65,6 @@ def load_demo(url: str) -> None:
         for policy in ("employee-2021.toml", "employee-2022-12.toml"):
             loading.load_policy_file(db, GZ / policy)
         loading.load_catalog_file(db, GZ / "catalog.toml")
+        loading.load_reference_file(db, GZ / "reference.toml")
     finally:
         db.dispose()

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from yibao.accounts_cli import user_app
 from yibao.domain.catalog import EMPTY_CATALOG
 from yibao.domain.errors import DomainError
 from yibao.domain.ledger import check_ledger
@@ -15,6 +16,7 @@ from yibao.domain.money import fen_to_yuan
 from yibao.domain.policy import select_policy
 from yibao.domain.settlement import calculate
 from yibao.files import FileError, dumps, load_catalog, load_claim, load_policy
+from yibao.gateway_cli import gateway_app
 from yibao.sim.cli import sim_app
 from yibao.store import loading, migrate
 from yibao.store.database import Database
@@ -134,6 +136,17 @@ def load_registry_cmd(files: list[Path], database_url: DbUrl = None) -> None:
     load_each(files, database_url, load)
 
 
+@app.command("load-reference")
+def load_reference_cmd(files: list[Path], database_url: DbUrl = None) -> None:
+    """Load national reference lists (1303, 1304, 1307–1317: diagnoses, operations, 门诊慢特病种 ...)."""
+
+    def load(db: Database, path: Path) -> str:
+        changed = loading.load_reference_file(db, path)
+        return f"reference {path.name}: " + ", ".join(f"{infno} {n} changed" for infno, n in changed.items())
+
+    load_each(files, database_url, load)
+
+
 @ledger_app.command("check")
 def ledger_check(database_url: DbUrl = None) -> None:
     """Prove the ledger: every transfer balanced, account totals = transfers, funds and payables = settlements."""
@@ -176,6 +189,8 @@ def serve(
     if workers <= 0:
         workers = 1 if engine.dialect.name == "sqlite" else (os.cpu_count() or 1) + 1
     engine.dispose()
+    if not os.environ.get("YIBAO_GATEWAY_KEY_FILE"):
+        typer.echo("warning: YIBAO_GATEWAY_KEY_FILE is not set: gateway signatures are not checked", err=True)
     uvicorn.run(
         "yibao.api.server:create_app",
         factory=True,
@@ -207,3 +222,5 @@ def demo(
 
 
 app.add_typer(sim_app, name="sim")
+app.add_typer(user_app, name="user")
+app.add_typer(gateway_app, name="gateway")

@@ -4,11 +4,15 @@ A synthetic Guangzhou is built into a fresh SQLite file, a real `yibao serve` pr
 clients settle visits through the national interface, and the bureau watches /console. Ctrl-C stops
 everything. `--headless --settlements N` stops after N settlements, prints the go-live figures and
 exits 0 only if `ledger check` finds the books balanced.
+
+The console needs a sign-in: the demo makes an administrator ``admin`` with a fresh random password
+and prints it, with one insured person's ID and card numbers for the portal.
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 import subprocess
 import sys
 import time
@@ -19,16 +23,20 @@ import httpx
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from sqlalchemy import select
 
-from yibao.app import dashboard
+from yibao.api.fsi.gateway import Gateway
+from yibao.app import accounts, dashboard
 from yibao.app.dashboard import Figures
 from yibao.domain.ledger import check_ledger
 from yibao.domain.money import fen_to_yuan
+from yibao.passwords import Argon2Hasher
 from yibao.sim.city import build_city
 from yibao.sim.traffic import run_traffic
 from yibao.store.dashboard import SqlDashboardSource
 from yibao.store.database import Database
 from yibao.store.engine import make_engine
+from yibao.store.tables import person
 
 # Guangzhou's first afternoon on the national platform, 2021-07-12 until 16:30 (shared/seeds/000).
 GO_LIVE = {"settlements": "165,251", "institutions": "688 / 1,307", "medfee": "113,975,000.00",
@@ -56,15 +64,25 @@ def run(
     console.print(f"[bold]模拟城市[/bold] {persons:,} 参保人、{institutions} 家定点医药机构，"
                   f"{time.monotonic() - started:.1f} 秒建成 ({db_path})")  # fmt: skip
     del city
+    password, portal = demo_accounts(url)
 
+    # the hospitals sign every request for the gateway (SM3-HMAC), each with its own secret from this key
+    keys = db_path.with_suffix(".keys")
+    keys.write_text(secrets.token_hex(32) + "\n")
+    gateway = Gateway.from_file(keys)
     base = f"http://127.0.0.1:{port}"
     server = subprocess.Popen(
         [sys.executable, "-m", "yibao", "serve", "--port", str(port), "--workers", "1", "--no-upgrade"],
-        env={**os.environ, "YIBAO_DATABASE_URL": url},
+        env={**os.environ, "YIBAO_DATABASE_URL": url, "YIBAO_GATEWAY_KEY_FILE": str(keys)},
     )
     try:
         wait_until_up(base, server)
         console.rule(f"[bold]控制台 {base}/console[/bold]   门户 {base}/portal   接口 {base}/docs")
+        console.print(
+            f"控制台登录 console sign-in: [bold]admin[/bold] / [bold]{password}[/bold]  (管理员 administrator)"
+        )
+        if portal:
+            console.print(f"门户登录 portal sign-in: 身份证号 {portal[0]} · 社保卡号 {portal[1]}")
         duration = settlements / rate * 4 + 30 if settlements else 7 * 24 * 3600.0
         with console.status("医院结算中 (Ctrl-C 停止)…") as status:
 
@@ -72,7 +90,9 @@ def run(
                 status.update(f"医院结算中：{done:,} 笔，{elapsed:,.0f} 秒 — 控制台 {base}/console (Ctrl-C 停止)")
 
             try:
-                report = run_traffic(base, rate, duration, url, seed=seed, progress=show, max_settlements=settlements)
+                report = run_traffic(
+                    base, rate, duration, url, seed=seed, progress=show, max_settlements=settlements, gateway=gateway
+                )
                 for line in report.lines():
                     console.print(line, highlight=False)
             except KeyboardInterrupt:
@@ -81,6 +101,32 @@ def run(
         server.terminate()
         server.wait(timeout=30)
     return report_and_check(console, url)
+
+
+def demo_accounts(url: str) -> tuple[str, tuple[str, str] | None]:
+    """An administrator ``admin`` with a new random password; (the password, a person's (certno, card_no))."""
+    password = secrets.token_urlsafe(12)
+    db = Database(make_engine(url))
+    try:
+        with db.transaction() as store:
+            accounts.create_user(
+                store,
+                Argon2Hasher(),
+                username="admin",
+                password=password,
+                role=accounts.Role.ADMIN,
+                admdvs=accounts.ALL_REGIONS,
+                display_name="演示管理员",
+                now=datetime.now(UTC).replace(tzinfo=None),
+                by=accounts.Principal("cli", "yibao-demo"),
+            )
+        with db.engine.connect() as conn:
+            row = conn.execute(
+                select(person.c.certno, person.c.card_no).where(person.c.card_no.is_not(None)).limit(1)
+            ).first()
+    finally:
+        db.dispose()
+    return password, (str(row[0]), str(row[1])) if row else None
 
 
 def wait_until_up(base: str, server: subprocess.Popen[bytes]) -> None:

@@ -3,7 +3,9 @@
 A real `yibao serve` process per database (SQLite, PostgreSQL) receives a burst of settlements through
 the national interface; then the pages must show exactly what the database holds, personal data masked,
 every fund row and fee line of a settlement, a portal that fits a phone, and nothing loaded from
-anywhere but the server itself. Screenshots go to test-artifacts/.
+anywhere but the server itself. Staff sign in first (an administrator made in the database); the
+sign-in page and the audit log's search page are tried as a person uses them. Screenshots go to
+test-artifacts/.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from tests.accounts import PASSWORD, add_user_at
 from tests.databases import BACKENDS, ROOT, fresh_database, load_demo
 from tests.flows import (
     AMOXICILLIN,
@@ -107,6 +110,7 @@ def site(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
     tmp = tmp_path_factory.mktemp(f"console-{request.param}")
     with fresh_database(request.param, tmp) as url:
         load_demo(url)
+        add_user_at(url, "boss", "admin")
         with running_server(url, tmp / "server.log") as base:
             site = Site(base, url, request.param)
             burst(site)
@@ -204,8 +208,17 @@ def yuan_text(fen: int) -> str:
 # ---------------------------------------------------------------- pages
 
 
+def sign_in(tab: Page, site: Site, username: str = "boss", password: str = PASSWORD) -> None:
+    """Through the sign-in page, as a person does."""
+    tab.goto(site.base + "/console/login")
+    tab.get_by_test_id("login-username").fill(username)
+    tab.get_by_test_id("login-password").fill(password)
+    tab.get_by_role("button", name="登录").click()
+
+
 @pytest.fixture
 def page(browser: Browser, site: Site) -> Iterator[Page]:
+    """A signed-in administrator's browser tab."""
     context = browser.new_context(viewport={"width": 1440, "height": 1000}, locale="zh-CN")
     tab = context.new_page()
     requests: list[str] = []
@@ -213,6 +226,8 @@ def page(browser: Browser, site: Site) -> Iterator[Page]:
     tab.on("request", lambda r: requests.append(r.url))
     tab.on("pageerror", lambda e: errors.append(str(e)))
     tab.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    sign_in(tab, site)
+    tab.wait_for_url(re.compile("/console$"))
     yield tab
     context.close()
     foreign = [u for u in requests if not u.startswith(site.base + "/")]
@@ -273,7 +288,7 @@ def test_person_search_shows_masked_data(page: Page, site: Site) -> None:
     s = tables.settlement.c
     [(count,)] = query(site.url, select(func.count()).where(s.psn_no == RETIREE))
     assert page.get_by_test_id("settlements").locator("tbody tr").count() == count >= 3
-    assert "尚未启用登录" in page.get_by_test_id("no-login").inner_text()
+    assert "审计日志" in page.get_by_test_id("audit-notice").inner_text()
     shot(page, site, "person")
 
     page.goto(site.base + "/console/person")
@@ -315,9 +330,11 @@ def test_portal_fits_a_phone(browser: Browser, site: Site) -> None:
     try:
         tab = context.new_page()
         tab.goto(site.base + "/portal")
-        tab.get_by_test_id("portal-query").fill(WORKER)
+        tab.get_by_test_id("portal-certno").fill(certno(WORKER))  # signed in with the ID and card numbers
+        tab.get_by_test_id("portal-card").fill("K44010023456")
         tab.get_by_role("button", name="进入").click()
-        tab.wait_for_url(re.compile(f"/portal/{WORKER}$"))
+        tab.wait_for_url(re.compile("/portal/me$"))
+        assert WORKER not in tab.url and certno(WORKER) not in tab.content()
         assert tab.get_by_test_id("portal-who").inner_text() == "李*敏 · 4401**********2340"
         assert tab.get_by_test_id("voucher-placeholder").is_visible()
         s = tables.settlement.c
@@ -352,3 +369,67 @@ def test_institution_ledger_and_english(page: Page, site: Site) -> None:
     assert page.get_by_test_id("ledger-balanced").inner_text() == "Debits equal credits"
     page.get_by_role("link", name="中文").click()
     assert page.get_by_test_id("ledger-balanced").inner_text() == "借贷平衡"
+
+
+def test_sign_in_page_refuses_a_wrong_password_and_signs_in_and_out(browser: Browser, site: Site) -> None:
+    context = browser.new_context(viewport={"width": 1440, "height": 1000}, locale="zh-CN")
+    try:
+        tab = context.new_page()
+        tab.goto(site.base + "/console/ledger")  # not signed in: to the sign-in page, and back after it
+        tab.wait_for_url(re.compile(r"/console/login\?next=%2Fconsole%2Fledger$"))
+        assert tab.get_by_test_id("me").count() == 0
+        tab.get_by_test_id("login-username").fill("boss")
+        tab.get_by_test_id("login-password").fill("not the password")
+        tab.get_by_role("button", name="登录").click()
+        assert tab.get_by_test_id("login-failed").is_visible()
+        cookies = context.cookies()
+        assert [c for c in cookies if c["name"] == "yibao_console"] == []
+        shot(tab, site, "login")
+
+        tab.get_by_test_id("login-password").fill(PASSWORD)
+        tab.get_by_role("button", name="登录").click()
+        tab.wait_for_url(re.compile("/console/ledger$"))
+        assert tab.get_by_test_id("me-name").inner_text() == "测试boss"
+        assert tab.get_by_test_id("me-role").inner_text() == "管理员"
+        [cookie] = [c for c in context.cookies() if c["name"] == "yibao_console"]
+        assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+        assert tab.evaluate("document.cookie").find("yibao_console") == -1  # no script can read it
+
+        tab.get_by_test_id("logout").click()
+        tab.wait_for_url(re.compile("/console/login$"))
+        tab.goto(site.base + "/console")
+        tab.wait_for_url(re.compile(r"/console/login\?next=%2Fconsole$"))
+    finally:
+        context.close()
+
+
+def test_audit_search_page_finds_who_looked_at_a_person(page: Page, site: Site) -> None:
+    page.goto(f"{site.base}/console/person/{RETIREE}")
+    assert page.get_by_test_id("person-name").inner_text() == "陈*国"
+    page.get_by_role("link", name="审计日志").click()
+    page.wait_for_url(re.compile("/console/audit$"))
+    page.get_by_test_id("audit-psn").fill(RETIREE)
+    page.get_by_test_id("audit-action").select_option("person.view")
+    today = local_today().isoformat()
+    page.get_by_test_id("audit-first").fill(today)
+    page.get_by_test_id("audit-last").fill(today)
+    page.get_by_role("button", name="查询").click()
+    page.wait_for_url(re.compile(r"/console/audit\?.*psn_no=" + RETIREE))
+    rows = page.get_by_test_id("audit-entries").locator("tbody tr[data-action]")
+    assert rows.count() >= 1
+    for i in range(rows.count()):
+        row = rows.nth(i)
+        assert (row.get_attribute("data-action"), row.get_attribute("data-actor"), row.get_attribute("data-psn")) == (
+            "person.view",
+            "boss",
+            RETIREE,
+        )
+    assert "127.0.0.1" in rows.first.inner_text() and "查看参保人" in rows.first.inner_text()
+    shot(page, site, "audit")
+
+    page.get_by_test_id("audit-psn").fill("")
+    page.get_by_test_id("audit-action").select_option("login")
+    page.get_by_role("button", name="查询").click()
+    page.wait_for_url(re.compile(r"action=login"))
+    logins = page.get_by_test_id("audit-entries").locator("tbody tr[data-action]")
+    assert logins.count() >= 1 and logins.first.get_attribute("data-actor") == "boss"

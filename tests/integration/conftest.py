@@ -30,7 +30,10 @@ def http(db: Database) -> Iterator[TestClient]:
 
 
 def his_at(http: TestClient, fixmedins_code: str) -> HisClient:
-    return HisClient("", fixmedins_code, client=http)
+    """A HIS of the institution, signed in (9001): its envelopes carry the sign_no."""
+    his = HisClient("", fixmedins_code, client=http)
+    his.sign_in()
+    return his
 
 
 @pytest.fixture

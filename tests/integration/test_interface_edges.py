@@ -60,6 +60,7 @@ def lines_of(his: HisClient, psn_no: str, mdtrt_id: str) -> list[tuple[str, str]
 
 
 def test_registrations_that_are_refused(http: TestClient, hospital: HisClient, db: Database) -> None:
+    suspended_hospital, pharmacy = his_at(http, "H44010600009"), his_at(http, "P44010600001")  # both signed in
     before = row_counts(db)
     unknown = "44010000000000099999"
     assert refusal(hospital, "2201", registration(unknown)).startswith("input.data.psn_no: ")
@@ -67,10 +68,10 @@ def test_registrations_that_are_refused(http: TestClient, hospital: HisClient, d
     wrong_card = {"data": {**registration(RETIREE)["data"], "mdtrt_cert_no": certno(WORKER)}}
     assert refusal(hospital, "2201", wrong_card).startswith("input.data.mdtrt_cert_no: ")
     assert refusal(hospital, "2201", registration(RETIREE, "390")).startswith("input.data.insutype: ")
-    suspended_hospital = his_at(http, "H44010600009")
     assert refusal(suspended_hospital, "2201", registration(RETIREE)).startswith("fixmedins_code: ")
-    assert refusal(his_at(http, "H99999999999"), "2201", registration(RETIREE)).startswith("fixmedins_code: ")
-    pharmacy = his_at(http, "P44010600001")
+    stranger = HisClient("", "H99999999999", client=http)  # no such institution: it cannot even sign in
+    assert refusal(stranger, "9001", {"signIn": {"opter_no": "001"}}).startswith("fixmedins_code: ")
+    assert refusal(stranger, "2201", registration(RETIREE)) == "sign_no: 未签到，请先签到(9001)"
     assert refusal(pharmacy, "2201", registration(RETIREE)).startswith("infno: ")
     stay = {"mdtrtinfo": {"psn_no": RETIREE, "insutype": "310", "begntime": now_text(), "mdtrt_cert_type": "02",
                           "mdtrt_cert_no": certno(RETIREE), "med_type": "21", "ipt_no": "ZY1"}}  # fmt: skip
@@ -112,13 +113,13 @@ def test_a_fee_batch_with_one_bad_line_is_refused_whole(hospital: HisClient, db:
 def test_settlements_that_are_refused(http: TestClient, hospital: HisClient, db: Database) -> None:
     mdtrt_id = register(hospital, RETIREE)
     upload(hospital, line("1", mdtrt_id, RETIREE, AMOXICILLIN, "42", "0.52"))
+    other_hospital = his_at(http, "H44010600004")
     before = row_counts(db)
     assert refusal(hospital, "2207", settle_data(RETIREE, mdtrt_id, "21.85")).startswith("input.data.medfee_sumamt: ")
     assert refusal(hospital, "2207", settle_data(WORKER, mdtrt_id, "21.84")).startswith("input.data.psn_no: ")
     assert refusal(hospital, "2207", settle_data(RETIREE, mdtrt_id, "21.84", insutype="390")).startswith(
         "input.data.insutype: "
     )
-    other_hospital = his_at(http, "H44010600004")
     assert refusal(other_hospital, "2207", settle_data(RETIREE, mdtrt_id, "21.84")).startswith("input.data.mdtrt_id: ")
     assert refusal(other_hospital, "2206", settle_data(RETIREE, mdtrt_id, "21.84")).startswith("input.data.mdtrt_id: ")
     err = refusal(other_hospital, "2204", {"feedetail": [line("2", mdtrt_id, RETIREE, BLOOD_TEST, "3", "25")]})
@@ -190,6 +191,7 @@ def test_corrections_with_nothing_to_undo_and_refused_ones(http: TestClient, hos
     assert refusal(hospital, "2207", settle_data(RETIREE, mdtrt_id, "1.00"), msgid=refused_msgid)
     registered = "H44010600001-registration-1"
     hospital.call("2201", registration(WORKER), msgid=registered)
+    other_hospital = his_at(http, "H44010600004")
     before = row_counts(db)
 
     # never received, or refused: nothing to undo, and success
@@ -197,7 +199,7 @@ def test_corrections_with_nothing_to_undo_and_refused_ones(http: TestClient, hos
         out = hospital.call("2601", correction(RETIREE, omsgid, "2207"))["data"]
         assert (out["omsgid"], out["revs_flag"]) == (omsgid, "0")
     # another institution's message of the same msgid is not this one's to correct
-    out = his_at(http, "H44010600004").call("2601", correction(WORKER, registered, "2201"))["data"]
+    out = other_hospital.call("2601", correction(WORKER, registered, "2201"))["data"]
     assert out["revs_flag"] == "0"
     assert row_counts(db) == {**before, "message_log": before["message_log"] + 3}  # only the 2601s themselves
 

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
+import threading
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -14,7 +20,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.types import Receive, Scope, Send
 
 from yibao import __version__
-from yibao.api.fsi.dispatch import Dispatcher
+from yibao.api.fsi.dispatch import Dispatcher, utcnow
+from yibao.api.fsi.gateway import Gateway, GatewayError
 from yibao.api.fsi.transactions import PATHS, TRANSACTIONS
 from yibao.app.files import FileContent
 from yibao.store.dashboard import SqlDashboardSource
@@ -53,8 +60,12 @@ class ResponseEnvelope(BaseModel):
     output: dict[str, object]
 
 
-def create_app(db: Database | None = None) -> NationalInterface:
+def create_app(db: Database | None = None, gateway: Gateway | None = None) -> NationalInterface:
+    """The server over ``db``. ``gateway``: check every interface call's signature; by default that
+    of the key file YIBAO_GATEWAY_KEY_FILE names, if it names one (and none is checked otherwise)."""
     database = db or Database()
+    key_file = os.environ.get("YIBAO_GATEWAY_KEY_FILE")
+    gateway = gateway or (Gateway.from_file(Path(key_file)) if key_file else None)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -76,9 +87,10 @@ def create_app(db: Database | None = None) -> NationalInterface:
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    app.include_router(console_router(SqlDashboardSource(database)))  # the console (/console) and portal (/portal)
+    # the console (/console) and portal (/portal); accounts, sessions and the audit log in the same database
+    app.include_router(console_router(SqlDashboardSource(database), database))
 
-    return NationalInterface(app, dispatcher)
+    return NationalInterface(app, dispatcher, gateway=gateway)
 
 
 class NationalInterface:
@@ -90,9 +102,14 @@ class NationalInterface:
     thread hand-offs that cost more CPU than they save here; run several workers for concurrency.
     """
 
-    def __init__(self, app: FastAPI, dispatcher: Dispatcher) -> None:
+    def __init__(
+        self, app: FastAPI, dispatcher: Dispatcher, limits: Limits | None = None, gateway: Gateway | None = None
+    ) -> None:
         self.app = app
         self.dispatcher = dispatcher
+        self.gateway = gateway
+        self.limits = limits or Limits.from_env()
+        self.buckets = RateLimiter(self.limits.rate, self.limits.burst)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
@@ -104,12 +121,19 @@ class NationalInterface:
         if infno is None and service != "callService":
             await self.app(scope, receive, send)  # an unknown service: FastAPI's 404
             return
-        body, more = b"", True
-        while more:
-            message = await receive()
-            body += message.get("body", b"")
-            more = message.get("more_body", False)
-        answer = self.dispatcher.handle(body, infno)
+        body = await self.read_body(scope, receive, infno)
+        if isinstance(body, str):  # a refusal before the dispatcher: too large, or too many messages
+            answer: str | FileContent = self.dispatcher.error(body, utcnow())
+        elif self.gateway is None:
+            answer = self.dispatcher.handle(body, infno)
+        else:
+            try:
+                sent = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+                caller = self.gateway.verify(sent, body)
+            except GatewayError as exc:
+                answer = self.dispatcher.error(str(exc), utcnow())
+            else:
+                answer = self.dispatcher.handle(body, infno, caller)
         if isinstance(answer, FileContent):
             disposition = f"attachment; filename*=UTF-8''{quote(answer.filename)}"
             headers = [(b"content-type", b"application/octet-stream"), (b"content-disposition", disposition.encode())]
@@ -119,6 +143,110 @@ class NationalInterface:
         headers.append((b"content-length", str(len(content)).encode()))
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": content})
+
+    async def read_body(self, scope: Scope, receive: Receive, infno: str | None) -> bytes | str:
+        """The request body, or the err_msg that refuses it: larger than the limit (read no further
+        than the limit) or beyond the institution's rate. Refusals are answered infcode -1, HTTP 200."""
+        limits = self.limits
+        largest = limits.upload_bytes if infno in (None, UPLOAD) else limits.body_bytes
+        declared = dict(scope.get("headers") or ()).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > largest:
+            return limits.too_large(int(declared), infno)
+        body, more = b"", True
+        while more:
+            message = await receive()
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+            if len(body) > largest:
+                return limits.too_large(len(body), infno)
+        if len(body) > limits.body_bytes and infno is None and _infno_of(body) != UPLOAD:
+            return limits.too_large(len(body), _infno_of(body))
+        if limits.rate > 0 and not self.buckets.take(_institution_of(body)):
+            return f"fixmedins_code: 请求过于频繁，每个机构每秒最多 {limits.rate:g} 笔，请稍后重试"
+        return body
+
+
+UPLOAD = "9101"
+_INSTITUTION = re.compile(rb'"fixmedins_code"\s*:\s*"?([^",}\s]{0,40})')
+
+
+def _institution_of(body: bytes) -> str:
+    """The envelope's fixmedins_code, found without parsing the body (the dispatcher parses it once).
+
+    The first occurrence counts: the envelope's own fields precede ``input`` as HIS clients write
+    them. The code is the sender's own claim anyway, until gateway signatures verify it.
+    """
+    m = _INSTITUTION.search(body)
+    return m.group(1).decode(errors="replace") if m else ""
+
+
+def _infno_of(body: bytes) -> str | None:
+    """The base transaction code of a (large) body, or None when it is not a readable envelope."""
+    try:
+        infno = json.loads(body).get("infno")
+    except (ValueError, UnicodeDecodeError, AttributeError):
+        return None
+    return str(infno).strip()[:4] if infno is not None else None
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one message may be: its size, and how many an institution may send per second.
+
+    From the environment: YIBAO_MAX_BODY_BYTES (default 1 MiB), YIBAO_MAX_UPLOAD_BYTES (9101 file
+    uploads, 10 MiB), YIBAO_RATE_LIMIT (messages a second per fixmedins_code in each server process,
+    default 500; 0 turns it off) and YIBAO_RATE_BURST (default twice the rate).
+    """
+
+    body_bytes: int = 1 << 20
+    upload_bytes: int = 10 << 20
+    rate: float = 500.0
+    burst: float = 1000.0
+
+    @classmethod
+    def from_env(cls) -> Limits:
+        env = os.environ
+        rate = float(env.get("YIBAO_RATE_LIMIT", cls.rate))
+        return cls(
+            body_bytes=int(env.get("YIBAO_MAX_BODY_BYTES", cls.body_bytes)),
+            upload_bytes=int(env.get("YIBAO_MAX_UPLOAD_BYTES", cls.upload_bytes)),
+            rate=rate,
+            burst=float(env.get("YIBAO_RATE_BURST", 2 * rate)),
+        )
+
+    def too_large(self, size: int, infno: str | None) -> str:
+        if infno == UPLOAD:
+            return f"body: 报文 {size} 字节，超过文件上传(9101)上限 {_size(self.upload_bytes)}"
+        return f"body: 报文 {size} 字节，超过上限 {_size(self.body_bytes)}（文件上传9101为 {_size(self.upload_bytes)}）"
+
+
+def _size(n: int) -> str:
+    return f"{n / (1 << 20):g} MB" if n >= 1 << 20 else f"{n / 1024:g} KB" if n >= 1024 else f"{n} 字节"
+
+
+class RateLimiter:
+    """A token bucket per institution: ``rate`` tokens a second, at most ``burst`` saved up."""
+
+    MAX_BUCKETS = 10_000
+
+    def __init__(self, rate: float, burst: float) -> None:
+        self.rate, self.burst = rate, max(burst, 1.0)
+        self.buckets: dict[str, tuple[float, float]] = {}  # code → (tokens, when)
+        self.lock = threading.Lock()
+
+    def take(self, key: str) -> bool:
+        now = time.monotonic()
+        with self.lock:
+            tokens, then = self.buckets.get(key, (self.burst, now))
+            tokens = min(self.burst, tokens + (now - then) * self.rate)
+            if len(self.buckets) >= self.MAX_BUCKETS and key not in self.buckets:
+                # forget institutions whose buckets are full again: they lose nothing by it
+                self.buckets = {k: v for k, v in self.buckets.items() if v[0] + (now - v[1]) * self.rate < self.burst}
+            if tokens < 1.0:
+                self.buckets[key] = (tokens, now)
+                return False
+            self.buckets[key] = (tokens - 1.0, now)
+            return True
 
 
 PREFIX = "/fsi/api/"

@@ -342,3 +342,64 @@ class FileDownload:
     file_qury_no: str
     filename: str = ""
     fixmedins_code: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class EthnicDrugQuery:
+    """1304 民族药品目录查询 data (ver: rows newer than it; updt_time: rows updated since, local time)."""
+
+    med_list_codg: str = ""
+    genname_codg: str = ""
+    drug_genname: str = ""
+    drug_prodname: str = ""
+    vali_flag: str = ""
+    ver: str = ""
+    updt_time: datetime | None = None
+    page_num: int = 1
+    page_size: int = 100
+
+
+@dataclass(frozen=True, slots=True)
+class ListMatchQuery:
+    """1316 医疗目录与医保目录匹配信息查询 data."""
+
+    query_date: date | None = None
+    med_list_codg: str = ""
+    hilist_code: str = ""
+    list_type: str = ""
+    insu_admdvs: str = ""
+    vali_flag: str = ""
+    updt_time: datetime | None = None
+    page_num: int = 1
+    page_size: int = 100
+
+
+@dataclass(frozen=True, slots=True)
+class InstitutionMatchQuery:
+    """1317 医药机构目录匹配信息查询 data (the calling institution's own matches)."""
+
+    query_date: date | None = None
+    fixmedins_code: str = ""
+    medins_list_codg: str = ""
+    medins_list_name: str = ""
+    insu_admdvs: str = ""
+    list_type: str = ""
+    med_list_codg: str = ""
+    vali_flag: str = ""
+    updt_time: datetime | None = None
+    page_num: int = 1
+    page_size: int = 100
+
+
+Day = date  # 1901 has a field named ``date``
+
+
+@dataclass(frozen=True, slots=True)
+class DictionaryQuery:
+    """1901 字典表查询 data (the field names are the interface's own camelCase)."""
+
+    type: str
+    parentValue: str = ""
+    admdvs: str = ""
+    date: Day | None = None
+    valiFlag: str = ""

@@ -4,6 +4,10 @@ Reads only, over the ``DashboardStore`` port (``yibao.store.dashboard`` implemen
 is net of reversals: a reversal is a settlement with the opposite amounts, so sums net themselves and
 the count is settlements less reversals. Days and times are local (Asia/Shanghai); the store keeps UTC.
 Personal data leaves this module masked (``yibao.app.privacy``).
+
+``region`` is the admdvs prefix the caller sees (``yibao.app.accounts.region_prefix``; "" for all): a
+person is theirs when one of the person's insurances is of that region, a settlement when its insured
+region is, an institution when it lies in that region; figures count only their settlements.
 """
 
 from __future__ import annotations
@@ -234,8 +238,12 @@ class AccountRecord:
 class DashboardStore(Protocol):
     """The read-only queries of the console, over one database transaction. Times are naive UTC."""
 
-    def slices(self, begin: datetime, end: datetime, fixmedins_code: str | None = None) -> list[Slice]: ...
-    def settlements_per_minute(self, begin: datetime, end: datetime) -> dict[str, int]:
+    def slices(
+        self, begin: datetime, end: datetime, fixmedins_code: str | None = None, region: str = ""
+    ) -> list[Slice]:
+        """Of the settlements whose insured region starts with ``region``."""
+
+    def settlements_per_minute(self, begin: datetime, end: datetime, region: str = "") -> dict[str, int]:
         """Net settlements by UTC minute, keyed ``YYYY-MM-DD HH:MM``."""
 
     def institutions_by_code(self, codes: Sequence[str]) -> dict[str, InstitutionRecord]: ...
@@ -252,12 +260,12 @@ class DashboardStore(Protocol):
         """(insutype, period, key, total) of the year's periods."""
 
     def settlements(
-        self, *, psn_no: str | None = None, fixmedins_code: str | None = None, limit: int = 20
+        self, *, psn_no: str | None = None, fixmedins_code: str | None = None, limit: int = 20, region: str = ""
     ) -> list[SettlementSummary]:
         """The most recent first (setl_time in UTC)."""
 
     def institution(self, fixmedins_code: str) -> InstitutionRecord | None: ...
-    def find_institutions(self, text: str, limit: int) -> list[InstitutionRecord]: ...
+    def find_institutions(self, text: str, limit: int, region: str = "") -> list[InstitutionRecord]: ...
     def statements(self, fixmedins_code: str, limit: int) -> list[StatementRecord]:
         """The most recent first (created_at in UTC)."""
 
@@ -322,18 +330,18 @@ class Overview:
     """"institution" (the institutions' regions) or "insured" (the insured persons' regions)."""
 
 
-def overview(store: DashboardStore, now: datetime) -> Overview:
+def overview(store: DashboardStore, now: datetime, region: str = "") -> Overview:
     """Today's go-live figures with the charts' series, as of ``now``."""
     begin, end = today_bounds(now)
     utc_now = utc_naive(now)
-    slices = store.slices(begin, end)
+    slices = store.slices(begin, end, region=region)
     institutions = store.institutions_by_code(sorted({x.fixmedins_code for x in slices}))
     basis, districts = district_figures(slices, institutions, store.region_names())
     return Overview(
         day=local_day(now),
         as_of=local_time(utc_now),
         figures=figures_of(slices),
-        per_minute=minute_series(store, utc_now),
+        per_minute=minute_series(store, utc_now, region),
         by_insutype=shares(slices, "insutype", Insutype.describe),
         by_med_type=shares(slices, "med_type", MedType.describe),
         top_institutions=top_institutions(slices, institutions, TOP),
@@ -381,11 +389,11 @@ def top_institutions(
     ]
 
 
-def minute_series(store: DashboardStore, utc_now: datetime) -> list[Minute]:
+def minute_series(store: DashboardStore, utc_now: datetime, region: str = "") -> list[Minute]:
     """Net settlements in each of the last 60 minutes, the current one last (empty minutes are 0)."""
     this_minute = utc_now.replace(second=0, microsecond=0)
     first = this_minute - timedelta(minutes=MINUTES - 1)
-    counts = store.settlements_per_minute(first, this_minute + timedelta(minutes=1))
+    counts = store.settlements_per_minute(first, this_minute + timedelta(minutes=1), region)
     series = []
     for i in range(MINUTES):
         minute = first + timedelta(minutes=i)
@@ -471,18 +479,27 @@ class PersonView:
     settlements: list[SettlementSummary]
 
 
-def find_person(store: DashboardStore, query: str) -> PersonRecord | None:
-    """A person by psn_no, ID number (certno) or social security card number."""
+def find_person(store: DashboardStore, query: str, region: str = "") -> PersonRecord | None:
+    """A person by psn_no, ID number (certno) or social security card number, if of the caller's region."""
     text = query.strip()
     if not text:
         return None
     if looks_like_certno(text):
-        return store.person_by_certno(text.upper()) or store.person(text) or store.person_by_card(text)
-    return store.person(text) or store.person_by_certno(text) or store.person_by_card(text)
+        found = store.person_by_certno(text.upper()) or store.person(text) or store.person_by_card(text)
+    else:
+        found = store.person(text) or store.person_by_certno(text) or store.person_by_card(text)
+    return found if found is not None and person_in_region(store, found.psn_no, region) else None
 
 
-def person_view(store: DashboardStore, query: str, now: datetime, settlements: int = 20) -> PersonView | None:
-    person = find_person(store, query)
+def person_in_region(store: DashboardStore, psn_no: str, region: str) -> bool:
+    """One of the person's insurances is of the region ("" : every person)."""
+    return not region or any(i.insuplc_admdvs.startswith(region) for i in store.insurances(psn_no))
+
+
+def person_view(
+    store: DashboardStore, query: str, now: datetime, settlements: int = 20, region: str = ""
+) -> PersonView | None:
+    person = find_person(store, query, region)
     if person is None:
         return None
     today = local_day(now)
@@ -512,7 +529,7 @@ def person_view(store: DashboardStore, query: str, now: datetime, settlements: i
         insurances=insurances,
         balance=store.account_balance(person.psn_no),
         counters=[Counter(*row) for row in store.counter_totals(person.psn_no, str(today.year))],
-        settlements=[localised(s) for s in store.settlements(psn_no=person.psn_no, limit=settlements)],
+        settlements=[localised(s) for s in store.settlements(psn_no=person.psn_no, limit=settlements, region=region)],
     )
 
 
@@ -551,17 +568,21 @@ class InstitutionView:
     statements: list[StatementRecord]
 
 
-def find_institutions(store: DashboardStore, text: str, limit: int = 50) -> list[InstitutionRecord]:
+def find_institutions(store: DashboardStore, text: str, limit: int = 50, region: str = "") -> list[InstitutionRecord]:
     value = text.strip()
     if not value:
         return []
     exact = store.institution(value)
-    return [exact] if exact else store.find_institutions(value, limit)
+    if exact is not None and exact.admdvs.startswith(region):
+        return [exact]
+    return store.find_institutions(value, limit, region)
 
 
-def institution_view(store: DashboardStore, fixmedins_code: str, now: datetime) -> InstitutionView | None:
+def institution_view(
+    store: DashboardStore, fixmedins_code: str, now: datetime, region: str = ""
+) -> InstitutionView | None:
     institution = store.institution(fixmedins_code.strip())
-    if institution is None:
+    if institution is None or not institution.admdvs.startswith(region):
         return None
     begin, end = today_bounds(now)
     names = store.region_names()
@@ -584,8 +605,10 @@ def institution_view(store: DashboardStore, fixmedins_code: str, now: datetime) 
         if institution.is_pharmacy
         else f"定点医疗机构{('（' + level + '）') if level else ''}",
         region_name=region_name(institution.admdvs, names),
-        today=figures_of(store.slices(begin, end, institution.fixmedins_code)),
-        settlements=[localised(s) for s in store.settlements(fixmedins_code=institution.fixmedins_code, limit=50)],
+        today=figures_of(store.slices(begin, end, institution.fixmedins_code, region)),
+        settlements=[
+            localised(s) for s in store.settlements(fixmedins_code=institution.fixmedins_code, limit=50, region=region)
+        ],
         statements=statements,
     )
 
@@ -626,9 +649,9 @@ class SettlementView:
         return self.row.amounts.get(name, 0)
 
 
-def settlement_view(store: DashboardStore, setl_id: str) -> SettlementView | None:
+def settlement_view(store: DashboardStore, setl_id: str, region: str = "") -> SettlementView | None:
     row = store.settlement(setl_id.strip())
-    if row is None:
+    if row is None or not row.insuplc_admdvs.startswith(region):
         return None
     institution = store.institution(row.fixmedins_code)
     person = store.person(row.psn_no)

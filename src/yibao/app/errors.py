@@ -11,7 +11,3 @@ class Refused(DomainError):
 
 class NotFound(Refused):
     """The thing a field points at does not exist (or is not the caller's)."""
-
-
-class DuplicateMessage(Exception):
-    """Another transaction recorded the same (fixmedins_code, msgid) first."""

@@ -9,9 +9,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Protocol
 
+from yibao.app.accounts import AccountStore
+from yibao.app.audit import AuditStore
 from yibao.app.commands import ClearingApply, TotalStatement
 from yibao.app.records import (
     FeeLineRecord,
@@ -23,6 +25,7 @@ from yibao.app.records import (
     PersonRecord,
     SettledLine,
     SettlementRow,
+    SignInRecord,
     VisitRecord,
 )
 from yibao.domain.catalog import Catalog
@@ -30,6 +33,28 @@ from yibao.domain.classification import LineResult
 from yibao.domain.ledger import LedgerFacts, Transfer
 from yibao.domain.money import Fen
 from yibao.domain.policy import Policy
+from yibao.domain.reference import ReferenceEntry
+
+
+@dataclass(frozen=True, slots=True)
+class ReadAhead:
+    """The rows a use case is about to read, by key. A store may fetch them together (PostgreSQL: in
+    one round trip) and serve the next read of each from what it fetched; a write drops them."""
+
+    institution: str | None = None
+    person: str | None = None
+    visit: str | None = None
+    insurance: tuple[str, str] | None = None
+    """(psn_no, insutype)"""
+    unsettled_lines: str | None = None
+    """mdtrt_id: its lines not yet settled, of every batch"""
+    line_sns: str | None = None
+    """mdtrt_id: the serial numbers of its live lines"""
+    counters: tuple[str, str, tuple[str, ...]] | None = None
+    """(psn_no, insutype, periods)"""
+    identities: str | None = None
+    account: str | None = None
+    """psn_no: the personal account's balance"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,11 +65,38 @@ class Totals:
     count: int
 
 
-class Store(Protocol):
+@dataclass(frozen=True, slots=True)
+class ReferenceQuery:
+    """Which rows of a reference list (1303, 1304, 1307–1317) to read; empty fields do not filter."""
+
+    infno: str
+    newer_than: str = "0"
+    """Only rows of a version newer than this one (digits, no leading zeros; "0" for all)."""
+    code: str = ""
+    ref_code: str = ""
+    name: str = ""
+    """Rows whose name contains this."""
+    list_type: str = ""
+    vali_flag: str = ""
+    admdvs: tuple[str, ...] | None = None
+    """Rows of these regions ("" = national rows); None for any."""
+    fixmedins_code: str | None = None
+    updated_since: datetime | None = None
+    """UTC."""
+    valid_on: date | None = None
+    """Rows whose begndate..enddate holds this date."""
+
+
+class Store(AccountStore, AuditStore, Protocol):
+    """Also the console's accounts, sessions and audit log (``yibao.app.accounts``, ``yibao.app.audit``)."""
+
     # ---- identifiers and locks
     def new_id(self, prefix: str, admdvs: str) -> str: ...
     def lock_person(self, psn_no: str) -> None:
         """Serialise settlements of one person until the transaction ends."""
+
+    def read_ahead(self, rows: ReadAhead) -> None:
+        """A hint: these rows will be read next (a store that gains nothing from it may ignore it)."""
 
     # ---- registry and configuration
     def person(self, psn_no: str) -> PersonRecord | None: ...
@@ -62,6 +114,7 @@ class Store(Protocol):
     def insert_sign_in(
         self, sign_no: str, fixmedins_code: str, opter_no: str, mac: str, ip: str, now: datetime
     ) -> None: ...
+    def sign_in(self, sign_no: str) -> SignInRecord | None: ...
     def sign_out(self, sign_no: str, fixmedins_code: str, now: datetime) -> bool: ...
     def logged(self, fixmedins_code: str, msgid: str) -> LoggedMessage | None: ...
     def log_message(self, fixmedins_code: str, msgid: str, message: LoggedMessage, now: datetime) -> None: ...
@@ -138,6 +191,12 @@ class Store(Protocol):
     ) -> None: ...
     def stored_file(self, file_qury_no: str) -> tuple[str, str, bytes, datetime] | None:
         """(fixmedins_code, filename, content, dld_endtime)."""
+
+    # ---- the reference lists (1303, 1304, 1307–1317)
+    def reference_entries(
+        self, q: ReferenceQuery, offset: int = 0, limit: int | None = None
+    ) -> tuple[int, list[ReferenceEntry]]:
+        """(how many rows match, the rows from ``offset``, at most ``limit``), in the order of their codes."""
 
     # ---- reconciliation and clearing
     def settlement_lines(self, fixmedins_code: str, begin: datetime, end: datetime) -> dict[str, tuple[Fen, Fen, Fen]]:

@@ -173,6 +173,17 @@ class FundRowRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class SignInRecord:
+    """A device's sign-in (9001): valid for its institution until signed out (9002) or a day has passed."""
+
+    sign_no: str
+    fixmedins_code: str
+    opter_no: str
+    sign_time: datetime
+    signout_time: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
 class LoggedMessage:
     infno: str
     body_hash: str

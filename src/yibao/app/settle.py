@@ -9,13 +9,15 @@ exact opposite; nothing is updated in place except the fee lines' link to the se
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, fields
 from datetime import date
 
 from yibao.app.access import KIND_NAME, active_insurance, own_visit
 from yibao.app.commands import Reverse, SettleIn
 from yibao.app.errors import NotFound, Refused
-from yibao.app.ports import Store
+from yibao.app.ports import ReadAhead, Store
 from yibao.app.records import (
     Context,
     FeeLineRecord,
@@ -26,12 +28,13 @@ from yibao.app.records import (
     VisitRecord,
     local_date,
 )
+from yibao.domain.catalog import Catalog
 from yibao.domain.claim import Claim, FeeLine, Person, Visit, age_on
 from yibao.domain.codes import ClrType, FundPayType
 from yibao.domain.errors import PolicyError
 from yibao.domain.ledger import reversal_of, settlement_posting
 from yibao.domain.money import Fen, fen_to_yuan, yuan_to_fen
-from yibao.domain.policy import select_policy
+from yibao.domain.policy import Policy, select_policy
 from yibao.domain.settlement import SETLINFO_FIELDS, Settlement, calculate
 
 CLR_TYPE = {"outpatient": ClrType.OUTPATIENT, "inpatient": ClrType.INPATIENT, "pharmacy": ClrType.PHARMACY}
@@ -61,6 +64,19 @@ class Computed:
 
 def compute(store: Store, ctx: Context, cmd: SettleIn, kind: str) -> Computed:
     """Everything a settlement needs, and the calculator's answer; writes nothing."""
+    year, month = f"{ctx.today:%Y}", f"{ctx.today:%Y-%m}"
+    store.read_ahead(
+        ReadAhead(
+            institution=ctx.fixmedins_code,
+            person=cmd.psn_no,
+            visit=cmd.mdtrt_id,
+            insurance=(cmd.psn_no, cmd.insutype),
+            unsettled_lines=cmd.mdtrt_id,
+            counters=(cmd.psn_no, cmd.insutype, (year, month)),
+            identities=cmd.psn_no,
+            account=cmd.psn_no,
+        )
+    )
     visit = own_visit(store, ctx, cmd.mdtrt_id, cmd.psn_no, kind)
     if visit.status == "cancelled":
         raise Refused("input.data.mdtrt_id", f"{visit.mdtrt_id} 已撤销")
@@ -137,9 +153,37 @@ def run_calculator(
         ),
         accumulators={key: fen_to_yuan(total) for key, total in before.items()},
     )
-    result = calculate(claim, policy, catalog)
+    result = RECENT.calculate(claim, policy, catalog)
     periods = {key: policy.counter_period(key, day) for key in result.accumulators}
     return Computed(visit, person, insurance, lines, result, med_type, before, periods)
+
+
+class RecentCalculations:
+    """The calculator's last answers by their inputs. ``calculate`` is a pure function, and a 2207
+    usually repeats, a moment later, the 2206 of the same lines under the same counters: an equal
+    claim under the same policy and catalogue objects gets the answer already made."""
+
+    def __init__(self, size: int = 512) -> None:
+        self.size = size
+        self._answers: OrderedDict[tuple[object, ...], tuple[Policy, Catalog, Settlement]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def calculate(self, claim: Claim, policy: Policy, catalog: Catalog) -> Settlement:
+        key = (claim.person, claim.visit, claim.feedetail, claim.amounts, tuple(sorted(claim.accumulators.items())),
+               id(policy), id(catalog))  # fmt: skip
+        with self._lock:
+            found = self._answers.get(key)
+        if found is not None and found[0] is policy and found[1] is catalog:
+            return found[2]
+        result = calculate(claim, policy, catalog)
+        with self._lock:
+            self._answers[key] = (policy, catalog, result)
+            if len(self._answers) > self.size:
+                self._answers.popitem(last=False)
+        return result
+
+
+RECENT = RecentCalculations()
 
 
 def pre_settle(store: Store, ctx: Context, cmd: SettleIn, kind: str) -> dict[str, object]:

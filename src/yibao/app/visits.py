@@ -19,7 +19,7 @@ from yibao.app.commands import (
     VisitRef,
 )
 from yibao.app.errors import NotFound, Refused
-from yibao.app.ports import Store
+from yibao.app.ports import ReadAhead, Store
 from yibao.app.records import Context, FeeLineRecord, InstitutionRecord, PersonRecord, VisitRecord
 from yibao.domain.claim import FeeLine, age_on
 from yibao.domain.classification import LineContext, classify_line, line_total
@@ -71,6 +71,7 @@ def open_visit(
 
 def register(store: Store, ctx: Context, cmd: Register) -> dict[str, object]:
     """2201 门诊挂号."""
+    store.read_ahead(ReadAhead(institution=ctx.fixmedins_code, person=cmd.psn_no, insurance=(cmd.psn_no, cmd.insutype)))
     inst = caller(store, ctx, hospital=True)
     person = known_person(store, cmd.psn_no, "input.data")
     check_certificate(person, cmd.mdtrt_cert_type, cmd.mdtrt_cert_no, "input.data")
@@ -203,6 +204,10 @@ def upload_fees(
     """
     if not lines:
         raise Refused("input.feedetail", "费用明细不能为空")
+    first = lines[0]
+    store.read_ahead(
+        ReadAhead(institution=ctx.fixmedins_code, person=first.psn_no, visit=first.mdtrt_id, line_sns=first.mdtrt_id)
+    )
     visits: dict[str, tuple[VisitRecord, set[str], LineContext]] = {}
     records, results = [], []
     for i, line in enumerate(lines):

@@ -50,6 +50,8 @@ from yibao.store.engine import make_engine
 DATA_FILE = Path(__file__).with_name("city_data.toml")
 POLICY_DIR = Path(__file__).resolve().parents[3] / "examples" / "guangzhou"
 POLICY_FILES = ("employee-2021.toml", "employee-2022-12.toml", "resident-illustrative.toml")
+REFERENCE_FILE = "reference.toml"
+"""The national reference lists (diagnoses, operations, 门诊慢特病种 ...): the same sample as the tests load."""
 AS_OF = date(2026, 1, 1)
 """The day the default city describes: ages, contribution months and opening balances are as of it."""
 
@@ -569,8 +571,9 @@ class CityReport:
     def rows(self) -> int:
         """Rows written: a person's opening balance is a ledger account and a transfer."""
         c = self.counts
-        return sum(c[k] for k in ("regions", "policies", "catalogue", "institutions", "practitioners", "persons",
-                                  "insurance", "identities")) + 2 * c["accounts"]  # fmt: skip
+        kinds = ("regions", "policies", "catalogue", "reference", "institutions", "practitioners", "persons",
+                 "insurance", "identities")  # fmt: skip
+        return sum(c.get(k, 0) for k in kinds) + 2 * c["accounts"]
 
     def lines(self) -> list[str]:
         c = self.counts
@@ -581,7 +584,8 @@ class CityReport:
             f"identities and {c['accounts']:,} opening personal accounts",
             f"  {c['institutions']:,} institutions ({c['pharmacies']:,} pharmacies), {c['practitioners']:,} "
             f"practitioners",
-            f"  {c['catalogue']:,} catalogue items, {c['policies']:,} policies",
+            f"  {c['catalogue']:,} catalogue items, {c.get('reference', 0):,} reference list rows, "
+            f"{c['policies']:,} policies",
         ]
 
 
@@ -632,6 +636,7 @@ def build_city(
             path = folder / f"catalog-{region}.toml"
             path.write_text(catalogue_toml(region, f"city-{region}-1"), encoding="utf-8")
             counts["catalogue"] = loading.load_catalog_file(db, path)
+        counts["reference"] = sum(loading.load_reference_file(db, policy_dir / REFERENCE_FILE).values())
         report("setup", 1, 1)
         report("institutions", 0, len(insts))
         with engine.begin() as conn:

@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
+from yibao.api.fsi.gateway import Gateway
 from yibao.sim.city import CityExists, build_city
 from yibao.sim.traffic import loopback, run_traffic
 
@@ -77,6 +78,9 @@ def traffic(
     region: Annotated[str, typer.Option(help="The city's region (admdvs).")] = "440100",
     concurrency: Annotated[int, typer.Option(min=1, help="Conversations in flight at most.")] = 32,
     sample: Annotated[int, typer.Option(min=1, help="Insured persons sampled from the database.")] = 20_000,
+    gateway_key_file: Annotated[
+        Path | None, typer.Option(envvar="YIBAO_GATEWAY_KEY_FILE", help="Sign requests with this gateway key file.")
+    ] = None,
 ) -> None:
     """Play HIS clients of the city against a running server; report what they did and every error.
 
@@ -91,7 +95,8 @@ def traffic(
                 bar.update(task, completed=min(elapsed, duration), description=f"{settlements:,} settlements")
 
             report = run_traffic(url, rate, duration, database_url, seed=seed, region=region,
-                                 concurrency=concurrency, sample=sample, progress=progress)  # fmt: skip
+                                 concurrency=concurrency, sample=sample, progress=progress,
+                                 gateway=Gateway.from_file(gateway_key_file) if gateway_key_file else None)  # fmt: skip
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None

@@ -39,6 +39,7 @@ from urllib.parse import urlsplit
 import httpx
 from sqlalchemy import Engine, text
 
+from yibao.api.fsi.gateway import SM3, Gateway, Signer
 from yibao.sim.city import CatalogueEntry, Diagnosis, city_data
 from yibao.sim.his import HisClient
 from yibao.store.engine import make_engine
@@ -372,8 +373,9 @@ class Stopped(Exception):
 class Hospitals:
     """The HIS of every institution: envelopes (HisClient), signed in once on first use."""
 
-    def __init__(self, base_url: str) -> None:
+    def __init__(self, base_url: str, gateway: Gateway | None = None) -> None:
         self.base_url = base_url
+        self.gateway = gateway
         self.unused = httpx.Client()  # HisClient wants one; messages go over each thread's http.client connection
         self.clients: dict[str, HisClient] = {}
         self.locks: dict[str, threading.Lock] = {}
@@ -382,8 +384,9 @@ class Hospitals:
     def his(self, site: Site) -> tuple[HisClient, threading.Lock]:
         with self.lock:
             if site.code not in self.clients:
+                signer = self.gateway.signer(SM3, site.code) if self.gateway else None
                 self.clients[site.code] = HisClient(self.base_url, site.code, fixmedins_name=site.name,
-                                                    client=self.unused)  # fmt: skip
+                                                    client=self.unused, signer=signer)  # fmt: skip
                 self.locks[site.code] = threading.Lock()
             return self.clients[site.code], self.locks[site.code]
 
@@ -402,11 +405,12 @@ class Caller:
         self.stop = stop
         self.conn: http.client.HTTPConnection | None = None
 
-    def post(self, body: bytes) -> dict[str, Any]:
+    def post(self, body: bytes, signer: Signer | None = None) -> dict[str, Any]:
         if self.conn is None:
             self.conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+        headers = {"Content-Type": "application/json", **(signer.headers(body) if signer else {})}
         try:
-            self.conn.request("POST", "/fsi/api/callService", body, {"Content-Type": "application/json"})
+            self.conn.request("POST", "/fsi/api/callService", body, headers)
             r = self.conn.getresponse()
             data = r.read()
         except (OSError, http.client.HTTPException):
@@ -430,7 +434,7 @@ class Caller:
         body = json.dumps(his.envelope(infno, data), ensure_ascii=False, default=str).encode()
         t0 = time.perf_counter()
         try:
-            answer = self.post(body)
+            answer = self.post(body, his.signer)
         except (OSError, http.client.HTTPException, ValueError) as exc:
             self.failed(infno, f"(no answer) {type(exc).__name__}: {exc}")
             raise CallFailed from None
@@ -718,12 +722,14 @@ def run_traffic(
     progress: Callable[[float, int], None] | None = None,
     city: Sample | None = None,
     max_settlements: int | None = None,
+    gateway: Gateway | None = None,
 ) -> TrafficReport:
     """Hold conversations at about ``rate`` settlements a second for ``duration`` seconds, then stop.
 
     Conversations still running at the end get ``grace`` seconds to finish; the run never takes longer
     than ``duration + grace`` (+ one call's ``timeout``). ``progress(elapsed, settlements)`` is called
     about once a second. With ``max_settlements`` it stops starting conversations once that many settled.
+    ``gateway``: sign every request (SM3-HMAC, each institution with its own secret from the gateway's key).
     """
     host, port = loopback(url)
     if rate <= 0 or duration <= 0 or concurrency < 1:
@@ -748,7 +754,7 @@ def run_traffic(
     busy_lock = threading.Lock()
     tasks: queue.Queue[Visit | None] = queue.Queue()
     stop = threading.Event()
-    hospitals = Hospitals(url.rstrip("/"))
+    hospitals = Hospitals(url.rstrip("/"), gateway)
     tallies: list[Tally] = []
 
     def worker() -> None:

@@ -58,7 +58,9 @@ class SqlDashboard:
 
     # ---------------------------------------------------------------- today's figures
 
-    def slices(self, begin: datetime, end: datetime, fixmedins_code: str | None = None) -> list[Slice]:
+    def slices(
+        self, begin: datetime, end: datetime, fixmedins_code: str | None = None, region: str = ""
+    ) -> list[Slice]:
         keys = (s.fixmedins_code, s.insuplc_admdvs, s.insutype, s.med_type)
         q = (
             select(
@@ -76,14 +78,18 @@ class SqlDashboard:
         )
         if fixmedins_code is not None:
             q = q.where(s.fixmedins_code == fixmedins_code)
+        if region:
+            q = q.where(s.insuplc_admdvs.startswith(region, autoescape=True))
         return [Slice(a, b, c, d, *(int(v) for v in rest)) for a, b, c, d, *rest in self.conn.execute(q)]
 
-    def settlements_per_minute(self, begin: datetime, end: datetime) -> dict[str, int]:
+    def settlements_per_minute(self, begin: datetime, end: datetime, region: str = "") -> dict[str, int]:
         if self.postgres:
             minute = func.to_char(s.setl_time, literal_column("'YYYY-MM-DD HH24:MI'"), type_=String)
         else:  # SQLite keeps times as text 'YYYY-MM-DD HH:MM:SS.ffffff'
             minute = func.substr(s.setl_time, literal_column("1"), literal_column("16"), type_=String)
         q = select(minute, net_count).where(s.setl_time >= begin, s.setl_time < end).group_by(minute)
+        if region:
+            q = q.where(s.insuplc_admdvs.startswith(region, autoescape=True))
         return {str(m): int(n) for m, n in self.conn.execute(q)}
 
     def institutions_by_code(self, codes: Sequence[str]) -> dict[str, InstitutionRecord]:
@@ -136,7 +142,7 @@ class SqlDashboard:
     # ---------------------------------------------------------------- settlements
 
     def settlements(
-        self, *, psn_no: str | None = None, fixmedins_code: str | None = None, limit: int = 20
+        self, *, psn_no: str | None = None, fixmedins_code: str | None = None, limit: int = 20, region: str = ""
     ) -> list[SettlementSummary]:
         i = t.institution.c
         r = t.settlement.alias("r")
@@ -164,6 +170,8 @@ class SqlDashboard:
             q = q.where(s.psn_no == psn_no)
         if fixmedins_code is not None:
             q = q.where(s.fixmedins_code == fixmedins_code)
+        if region:
+            q = q.where(s.insuplc_admdvs.startswith(region, autoescape=True))
         return [SettlementSummary(**{**row._mapping, "reversed": bool(row.reversed)}) for row in self.conn.execute(q)]
 
     def settlement(self, setl_id: str) -> SettlementRow | None:
@@ -231,7 +239,7 @@ class SqlDashboard:
         row = self.conn.execute(select(*_institution_columns()).where(i.fixmedins_code == fixmedins_code)).first()
         return InstitutionRecord(*row) if row else None
 
-    def find_institutions(self, text: str, limit: int) -> list[InstitutionRecord]:
+    def find_institutions(self, text: str, limit: int, region: str = "") -> list[InstitutionRecord]:
         i = t.institution.c
         q = (
             select(*_institution_columns())
@@ -243,6 +251,8 @@ class SqlDashboard:
             .order_by(i.fixmedins_code)
             .limit(limit)
         )
+        if region:
+            q = q.where(i.admdvs.startswith(region, autoescape=True))
         return [InstitutionRecord(*row) for row in self.conn.execute(q)]
 
     def statements(self, fixmedins_code: str, limit: int) -> list[StatementRecord]:

@@ -17,10 +17,14 @@ from sqlalchemy import Connection, Table, delete, insert, select, update
 
 from yibao.domain.ledger import Code, Transfer, opening_account, personal_account
 from yibao.domain.money import yuan_to_fen
+from yibao.domain.reference import version_key
 from yibao.files import catalog_item_to_json, load_catalog, load_policy, policy_to_json
+from yibao.files.loader import FileError
+from yibao.files.reference import load_reference
 from yibao.files.registry import load_registry
 from yibao.store import tables as t
 from yibao.store.database import Database
+from yibao.store.reference import reference_entry_of, reference_values
 from yibao.store.sql import SqlStore
 
 
@@ -128,3 +132,43 @@ def load_registry_file(db: Database, path: Path) -> dict[str, int]:
 
 def _fields(record: Any) -> dict[str, object]:
     return {f.name: getattr(record, f.name) for f in dataclasses.fields(record)}
+
+
+def load_reference_file(db: Database, path: Path) -> dict[str, int]:
+    """Load the reference lists a file holds (1303, 1304, 1307–1317); rows changed per list.
+
+    Rows new or changed get the file's version and the load time; rows of a list that the file no
+    longer has are kept, marked vali_flag 0 under the new version. A list whose rows change needs a
+    version newer than the one it holds (so a HIS holding that version is sent the changes);
+    loading the same file again changes nothing.
+    """
+    ver, lists = load_reference(path)
+    now = datetime.now(UTC).replace(tzinfo=None)
+    r = t.reference_entry.c
+    changed: dict[str, int] = {}
+    with db.engine.begin() as conn:
+        for infno, entries in lists.items():
+            rows = conn.execute(select(t.reference_entry).where(r.infno == infno))
+            stored = {e.key(): e for e in map(reference_entry_of, rows)}
+            wanted = {e.key(): e for e in entries}
+            inserts = [e for k, e in wanted.items() if k not in stored]
+            updates = [e for k, e in wanted.items() if k in stored and not e.same_content(stored[k])]
+            gone = [e for k, e in stored.items() if k not in wanted and e.vali_flag != "0"]
+            retired = [dataclasses.replace(e, vali_flag="0") for e in gone]
+            if not (inserts or updates or retired):
+                changed[infno] = 0
+                continue
+            held = max((e.ver for e in stored.values()), key=version_key, default="0")
+            if version_key(ver) <= version_key(held):
+                raise FileError(f"{path}: ver: {ver} is not newer than version {held} of {infno} already loaded")
+            if inserts:
+                conn.execute(insert(t.reference_entry), [reference_values(e, ver, now) for e in inserts])
+            for e in [*updates, *retired]:
+                conn.execute(
+                    update(t.reference_entry)
+                    .where(r.infno == infno, r.code == e.code, r.ref_code == e.ref_code, r.admdvs == e.admdvs,
+                           r.fixmedins_code == e.fixmedins_code)
+                    .values(**reference_values(e, ver, now))
+                )  # fmt: skip
+            changed[infno] = len(inserts) + len(updates) + len(retired)
+    return changed

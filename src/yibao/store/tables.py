@@ -140,6 +140,29 @@ catalog_item = Table(
     Column("body", Text, nullable=False),  # the item as JSON, with its regional values and restrictions
 )
 
+# The other national reference lists (1303, 1304, 1307–1317: diagnoses, operations, 门诊慢特病种, 按病种 and
+# 日间手术 lists, tumour morphology, TCM diseases and syndromes, catalogue matches), one row per list entry.
+# A reload never deletes: a row that left the list becomes vali_flag 0 under the new version.
+reference_entry = Table(
+    "reference_entry",
+    metadata,
+    Column("infno", String(6), primary_key=True),  # the list, by the transaction that serves it
+    Column("code", String(50), primary_key=True),  # diag_code, oprn_oprt_code, opsp_dise_code, med_list_codg ...
+    Column("ref_code", String(50), primary_key=True),  # the paired code (qua_oprn_oprt_code, hilist_code ...) or ""
+    Column("admdvs", String(6), primary_key=True),  # a regional row's admdvs / insu_admdvs, "" when national
+    Column("fixmedins_code", String(30), primary_key=True),  # 1317: the institution whose catalogue it is, or ""
+    Column("name", String(300), nullable=False),
+    Column("list_type", String(3), nullable=False, server_default=""),
+    Column("begndate", Date, nullable=True),
+    Column("enddate", Date, nullable=True),
+    Column("vali_flag", String(1), nullable=False, server_default="1"),
+    Column("ver", String(30), nullable=False),  # digits, no leading zeros: the load that last changed the row
+    Column("updt_time", DateTime, nullable=False),
+    Column("body", Text, nullable=False),  # all the row's national fields, as a JSON object of text
+    Index("ix_reference_entry_ver", "infno", "ver"),
+    Index("ix_reference_entry_updt", "infno", "updt_time"),
+)
+
 # ---------------------------------------------------------------- the interface's own state
 
 sign_in = Table(
@@ -175,6 +198,52 @@ message_log = Table(
     Column("response", Text, nullable=False),
     Column("ref", Text, nullable=True),  # what the message made (mdtrt_id, setl_id, uploaded lines), for 2601
     Column("created_at", DateTime, nullable=False),
+)
+
+# ---------------------------------------------------------------- console accounts, sessions, audit log
+
+console_user = Table(
+    "console_user",
+    metadata,
+    Column("username", String(50), primary_key=True),
+    Column("display_name", String(100), nullable=False, server_default=""),
+    Column("role", String(20), nullable=False),  # admin, clerk, auditor, analyst, readonly
+    Column("admdvs", String(6), nullable=False),  # the region the account sees ("000000": all)
+    Column("password_hash", String(200), nullable=False),  # argon2id, never the password
+    Column("active", Boolean, nullable=False, server_default="1"),
+    Column("created_at", DateTime, nullable=False),
+    Column("password_changed_at", DateTime, nullable=False),
+)
+
+web_session = Table(
+    "web_session",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),  # SHA-256 of the cookie's random id, never the id
+    Column("kind", String(10), nullable=False),  # console, portal
+    Column("username", String(50), ForeignKey("console_user.username"), nullable=True),  # console sessions
+    Column("psn_no", String(30), nullable=True),  # portal sessions: the insured person signed in
+    Column("created_at", DateTime, nullable=False),
+    Column("seen_at", DateTime, nullable=False),
+    Column("expires_at", DateTime, nullable=False),
+    Column("ip", String(50), nullable=False, server_default=""),
+    Index("ix_web_session_username", "username"),
+)
+
+# Append only: triggers (migration 0003) refuse UPDATE and DELETE on both databases.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("at", DateTime, nullable=False, index=True),
+    Column("actor", String(50), nullable=False),  # console username, or the psn_no signed in to the portal
+    Column("actor_kind", String(10), nullable=False),  # console, portal, cli, anonymous
+    Column("action", String(40), nullable=False),
+    Column("psn_no", String(30), nullable=False, server_default=""),  # the person whose data was seen or changed
+    Column("object", String(100), nullable=False, server_default=""),  # setl_id, fixmedins_code, username ...
+    Column("ip", String(50), nullable=False, server_default=""),
+    Column("detail", String(500), nullable=False, server_default=""),
+    Index("ix_audit_log_actor_at", "actor", "at"),
+    Index("ix_audit_log_psn_at", "psn_no", "at"),
 )
 
 # ---------------------------------------------------------------- visits and fees

@@ -3,7 +3,10 @@
 Server-rendered Jinja2 pages; htmx polls /console/live every 2 s for the figures, and ECharts draws
 the charts. Both libraries come from the npm registry at build time (`make`, into build/web) and are
 served from here: every page forbids loading anything from another origin (Content-Security-Policy).
-No sign-in yet: a later issue adds accounts and roles, and the pages say so.
+Every route needs what ``yibao.web.guard.ROUTES`` says: staff sign in (``/console/login``) to a
+server-side session, their role's permissions and their region bound what they see, and every view
+of personal data and every change is written to the audit log (``yibao.app.audit``) before the
+page goes out. The portal shows the insured person signed in, and nobody else.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
@@ -23,9 +26,25 @@ from fastapi.responses import FileResponse, PlainTextResponse, RedirectResponse,
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
+from yibao.app import accounts as account
+from yibao.app import audit as audit_log
 from yibao.app import dashboard
+from yibao.app.accounts import (
+    CONSOLE,
+    PORTAL,
+    AccountError,
+    LoginRefused,
+    PasswordHasher,
+    Permission,
+    Principal,
+    Role,
+)
+from yibao.app.audit import Action, AuditEntry
 from yibao.app.dashboard import DashboardSource, DashboardStore, Overview
+from yibao.app.ports import Store, UnitOfWork
 from yibao.domain.money import Fen, fen_to_yuan
+from yibao.passwords import Argon2Hasher
+from yibao.web.guard import PORTAL_SELF, SAFE_METHODS, Access, guarded_route, login_url, principal_of, same_origin
 from yibao.web.i18n import AMOUNTS, LANGS, translator
 
 HERE = Path(__file__).resolve().parent
@@ -87,25 +106,59 @@ def chart_data(o: Overview) -> dict[str, Any]:
 
 # ---------------------------------------------------------------- the router
 
+CONSOLE_COOKIE = "yibao_console"
+PORTAL_COOKIE = "yibao_portal"
 
-def console_router(source: DashboardSource, vendor: Path | None = None) -> APIRouter:
-    """The console and the portal, reading through ``source``."""
+
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client else ""
+
+
+def local_path(target: str, default: str = "/console") -> str:
+    """Only a path of this site (never //elsewhere or a full URL) is a place to go back to."""
+    return target if target.startswith("/") and not target.startswith("//") and "\\" not in target else default
+
+
+def console_router(
+    source: DashboardSource,
+    accounts: UnitOfWork,
+    hasher: PasswordHasher | None = None,
+    vendor: Path | None = None,
+) -> APIRouter:
+    """The console and the portal, reading through ``source``; accounts, sessions and the audit log
+    through ``accounts``. Every route is checked against ``yibao.web.guard.ROUTES``."""
     files = static_files(vendor or vendor_dir())
     views = templates()
-    router = APIRouter(include_in_schema=False)
+    passwords: PasswordHasher = hasher or Argon2Hasher()
+
+    def utc_now() -> datetime:
+        return datetime.now(UTC).replace(tzinfo=None)
 
     def read(use: Callable[[DashboardStore], T]) -> T:
         with source.reading() as store:
+            return use(store)
+
+    def write(use: Callable[[Store], T]) -> T:
+        with accounts.transaction() as store:
             return use(store)
 
     def page(request: Request, name: str, status: int = 200, **context: Any) -> Response:
         lang = request.cookies.get("lang", "zh")
         lang = lang if lang in LANGS else "zh"
         missing = [n for n in ("echarts.min.js", "htmx.min.js") if not files[n].is_file()]
+        me = principal_of(request)
         response = views.TemplateResponse(
             request,
             name,
-            {"t": translator(lang), "lang": lang, "assets_missing": missing, "path": request.url.path, **context},
+            {
+                "t": translator(lang),
+                "lang": lang,
+                "assets_missing": missing,
+                "path": request.url.path,
+                "me": me if me is not None and me.kind == CONSOLE else None,
+                "P": Permission,
+                **context,
+            },
             status_code=status,
         )
         response.headers["Content-Security-Policy"] = CSP
@@ -114,38 +167,143 @@ def console_router(source: DashboardSource, vendor: Path | None = None) -> APIRo
         response.headers["Referrer-Policy"] = "no-referrer"
         return response
 
-    def now() -> datetime:
-        return datetime.now(UTC)
+    def audit(request: Request, action: Action, psn_no: str = "", obj: str = "", detail: str = "") -> None:
+        """One row of the audit log, written before the page that shows the data is sent."""
+        who = principal_of(request)
+        entry = AuditEntry(
+            utc_now(),
+            who.name if who else "",
+            who.kind if who else "anonymous",
+            action,
+            psn_no,
+            obj,
+            client_ip(request),
+            detail,
+        )
+        write(lambda store: audit_log.record(store, entry))
 
-    async def form_value(request: Request, name: str) -> str:
-        """One field of an urlencoded form (personal data goes in a POST body, never in a URL)."""
-        fields = parse_qs((await request.body()).decode("utf-8", "replace"))
-        return (fields.get(name) or [""])[0].strip()
+    async def form(request: Request) -> dict[str, str]:
+        """An urlencoded form (personal data goes in a POST body, never in a URL)."""
+        fields = parse_qs((await request.body()).decode("utf-8", "replace"), keep_blank_values=True)
+        return {name: values[0] for name, values in fields.items()}
+
+    # ---- who is calling
+
+    def identify_now(request: Request, kind: str) -> Principal | None:
+        token = request.cookies.get(CONSOLE_COOKIE if kind == CONSOLE else PORTAL_COOKIE, "")
+        if not token:
+            return None
+        now = utc_now()
+        with accounts.transaction(write=False) as store:
+            found = account.authenticate(store, token, kind, now)
+        if found is None:
+            return None
+        if found.touch:
+            write(lambda store: account.touch(store, token, now))
+        return found.principal
+
+    async def identify(request: Request, kind: str) -> Principal | None:
+        return await run_in_threadpool(identify_now, request, kind)
+
+    async def refuse(request: Request, access: Access, who: Principal | None) -> Response:
+        htmx = request.headers.get("hx-request") == "true"
+        if request.method not in SAFE_METHODS and not same_origin(request):
+            return page(request, "console/refused.html", status=403, reason="origin")
+        if who is None and access == PORTAL_SELF:
+            if request.method == "GET":
+                return RedirectResponse("/portal", status_code=303)
+            return page(request, "portal/index.html", status=401, p=None, failed=False)
+        if who is None or who.kind != CONSOLE:
+            if request.method == "GET" and not htmx:
+                return RedirectResponse(login_url(request), status_code=303)
+            response = page(request, "console/refused.html", status=401, reason="login")
+            response.headers["HX-Redirect"] = "/console/login"
+            return response
+        request.state.principal = who  # the header shows who was refused
+        await run_in_threadpool(audit, request, Action.REFUSED, "", request.url.path, f"needs {access}")
+        return page(request, "console/refused.html", status=403, reason="permission")
+
+    router = APIRouter(include_in_schema=False, route_class=guarded_route(identify, refuse))
+
+    def region(request: Request) -> str:
+        who = principal_of(request)
+        return who.region if who else ""
 
     @router.get("/")
     def root() -> RedirectResponse:
         return RedirectResponse("/console", status_code=303)
 
-    latest: list[tuple[float, Overview]] = []
+    # ---- signing in and out
+
+    @router.get("/console/login")
+    async def login_page(request: Request, next: str = "/console") -> Response:
+        if await identify(request, CONSOLE) is not None:
+            return RedirectResponse(local_path(next), status_code=303)
+        return page(request, "console/login.html", next=local_path(next), failed=False, username="")
+
+    @router.post("/console/login")
+    async def login(request: Request) -> Response:
+        fields = await form(request)
+        target = local_path(fields.get("next", ""))
+        now, ip = utc_now(), client_ip(request)
+
+        def attempt(store: Store) -> str | None:
+            try:
+                token, _ = account.login(
+                    store,
+                    passwords,
+                    username=fields.get("username", ""),
+                    password=fields.get("password", ""),
+                    now=now,
+                    ip=ip,
+                )
+            except LoginRefused:
+                return None
+            return token
+
+        token = await run_in_threadpool(write, attempt)
+        if token is None:
+            username = fields.get("username", "")[:50]
+            return page(request, "console/login.html", status=401, next=target, failed=True, username=username)
+        response = RedirectResponse(target, status_code=303)
+        set_session_cookie(request, response, CONSOLE_COOKIE, token)
+        return response
+
+    @router.post("/console/logout")
+    def logout(request: Request) -> Response:
+        who = principal_of(request)
+        token = request.cookies.get(CONSOLE_COOKIE, "")
+        if who is not None:
+            write(lambda store: account.logout(store, token, who, utc_now(), client_ip(request)))
+        response = RedirectResponse("/console/login", status_code=303)
+        response.delete_cookie(CONSOLE_COOKIE, path="/", httponly=True, samesite="strict")
+        return response
+
+    # ---- the figures
+
+    latest: dict[str, tuple[float, Overview]] = {}
     computing = threading.Lock()
 
-    def current() -> Overview:
-        """The overview, computed at most once a second in this process however many consoles poll it."""
+    def current(request: Request) -> Overview:
+        """The overview of the caller's region, computed at most once a second in this process however
+        many consoles poll it."""
+        scope = region(request)
         with computing:
-            if latest and time.monotonic() - latest[0][0] < 1.0:
-                return latest[0][1]
-            o = read(lambda store: dashboard.overview(store, now()))
-            latest[:] = [(time.monotonic(), o)]
+            cached = latest.get(scope)
+            if cached and time.monotonic() - cached[0] < 1.0:
+                return cached[1]
+            o = read(lambda store: dashboard.overview(store, datetime.now(UTC), scope))
+            latest[scope] = (time.monotonic(), o)
             return o
 
     @router.get("/console")
     def overview_page(request: Request) -> Response:
-        o = current()
+        o = current(request)
         return page(request, "console/dashboard.html", o=o, charts=chart_data(o))
 
     @router.get("/console/live")
     def live(request: Request) -> Response:
-        o = current()
+        o = current(request)
         return page(request, "console/_live.html", o=o, charts=chart_data(o), oob=True)
 
     # ---- a person
@@ -156,33 +314,48 @@ def console_router(source: DashboardSource, vendor: Path | None = None) -> APIRo
 
     @router.post("/console/person")
     async def person_find(request: Request) -> Response:
-        query = await form_value(request, "q")
-        found = await run_in_threadpool(read, lambda store: dashboard.find_person(store, query))
+        query = (await form(request)).get("q", "").strip()
+        scope = region(request)
+        found = await run_in_threadpool(read, lambda store: dashboard.find_person(store, query, scope))
+        psn_no = found.psn_no if found else ""
+        await run_in_threadpool(audit, request, Action.PERSON_SEARCH, psn_no, "", "" if found else "not found")
         if found is None:
             return page(request, "console/person.html", status=404, p=None, searched=True)
         return RedirectResponse(f"/console/person/{quote(found.psn_no)}", status_code=303)
 
     @router.get("/console/person/{psn_no}")
     def person_page(request: Request, psn_no: str) -> Response:
-        view = read(lambda store: dashboard.person_view(store, psn_no, now()))
+        scope = region(request)
+        view = read(lambda store: dashboard.person_view(store, psn_no, datetime.now(UTC), region=scope))
         if view is None or view.psn_no != psn_no:  # the path names a psn_no, not an ID number
+            audit(request, Action.PERSON_VIEW, psn_no[:30], "", "not found")
             return page(request, "console/person.html", status=404, p=None, searched=True)
+        audit(request, Action.PERSON_VIEW, view.psn_no)
         return page(request, "console/person.html", p=view, searched=True)
 
     # ---- an institution
 
     @router.get("/console/institution")
     def institution_search(request: Request, q: str = "") -> Response:
-        found = read(lambda store: dashboard.find_institutions(store, q))
+        scope = region(request)
+        found = read(lambda store: dashboard.find_institutions(store, q, region=scope))
         if len(found) == 1:
             return RedirectResponse(f"/console/institution/{quote(found[0].fixmedins_code)}", status_code=303)
         return page(request, "console/institutions.html", q=q, found=found, status=404 if q and not found else 200)
 
     @router.get("/console/institution/{fixmedins_code}")
     def institution_page(request: Request, fixmedins_code: str) -> Response:
-        view = read(lambda store: dashboard.institution_view(store, fixmedins_code, now()))
+        scope = region(request)
+        view = read(lambda store: dashboard.institution_view(store, fixmedins_code, datetime.now(UTC), scope))
         if view is None:
             return page(request, "console/institutions.html", q=fixmedins_code, found=[], status=404)
+        audit(
+            request,
+            Action.INSTITUTION_VIEW,
+            "",
+            view.institution.fixmedins_code,
+            f"{len(view.settlements)} settlements",
+        )
         return page(request, "console/institution.html", v=view)
 
     # ---- a settlement
@@ -195,9 +368,12 @@ def console_router(source: DashboardSource, vendor: Path | None = None) -> APIRo
 
     @router.get("/console/settlement/{setl_id}")
     def settlement_page(request: Request, setl_id: str) -> Response:
-        view = read(lambda store: dashboard.settlement_view(store, setl_id))
-        status = 200 if view else 404
-        return page(request, "console/settlement.html", status=status, v=view, q=setl_id, amount_names=AMOUNTS)
+        scope = region(request)
+        view = read(lambda store: dashboard.settlement_view(store, setl_id, scope))
+        if view is None:
+            return page(request, "console/settlement.html", status=404, v=None, q=setl_id, amount_names=AMOUNTS)
+        audit(request, Action.SETTLEMENT_VIEW, view.row.psn_no, view.row.setl_id)
+        return page(request, "console/settlement.html", v=view, q=setl_id, amount_names=AMOUNTS)
 
     # ---- the ledger
 
@@ -205,12 +381,101 @@ def console_router(source: DashboardSource, vendor: Path | None = None) -> APIRo
     def ledger_page(request: Request) -> Response:
         return page(request, "console/ledger.html", v=read(dashboard.ledger_view))
 
+    # ---- the audit log
+
+    @router.get("/console/audit")
+    def audit_page(
+        request: Request, actor: str = "", psn_no: str = "", action: str = "", first: str = "", last: str = ""
+    ) -> Response:
+        try:
+            begin = date.fromisoformat(first) if first else None
+            end = date.fromisoformat(last) if last else None
+        except ValueError:
+            begin = end = None
+        query = audit_log.query_of(actor, psn_no, action, begin, end)
+        detail = " ".join(f"{k}={v}" for k, v in (("actor", actor), ("psn_no", psn_no), ("action", action),
+                                                   ("first", first), ("last", last)) if v)  # fmt: skip
+        audit(request, Action.AUDIT_SEARCH, psn_no.strip()[:30], "", detail)
+        with accounts.transaction(write=False) as store:
+            entries = audit_log.search(store, query)
+        return page(
+            request,
+            "console/audit.html",
+            entries=entries,
+            actions=list(Action),
+            f={"actor": actor, "psn_no": psn_no, "action": action, "first": first, "last": last},
+        )
+
+    # ---- the accounts
+
+    def users_page(request: Request, status: int = 200, error: str = "", done: str = "") -> Response:
+        who = principal_of(request)
+        assert who is not None
+        with accounts.transaction(write=False) as store:
+            listed = account.users(store, who)
+        return page(
+            request, "console/users.html", status=status, users=listed, roles=list(Role), error=error, done=done
+        )
+
+    def change(request: Request, use: Callable[[Store, Principal], None], done: str) -> Response:
+        who = principal_of(request)
+        assert who is not None
+        try:
+            write(lambda store: use(store, who))
+        except AccountError as exc:
+            return users_page(request, status=400, error=str(exc))
+        return users_page(request, done=done)
+
+    @router.get("/console/users")
+    def users_list(request: Request) -> Response:
+        return users_page(request)
+
+    @router.post("/console/users")
+    async def user_create(request: Request) -> Response:
+        f = await form(request)
+        ip = client_ip(request)
+
+        def create(store: Store, who: Principal) -> None:
+            account.create_user(
+                store,
+                passwords,
+                username=f.get("username", "").strip(),
+                password=f.get("password", ""),
+                role=f.get("role", ""),
+                admdvs=f.get("admdvs", "").strip(),
+                display_name=f.get("display_name", ""),
+                now=utc_now(),
+                by=who,
+                ip=ip,
+            )
+
+        return await run_in_threadpool(change, request, create, f.get("username", "").strip())
+
+    @router.post("/console/users/{username}/active")
+    async def user_active(request: Request, username: str) -> Response:
+        active = (await form(request)).get("active") == "1"
+        ip = client_ip(request)
+
+        def flip(store: Store, who: Principal) -> None:
+            account.set_active(store, username=username, active=active, now=utc_now(), by=who, ip=ip)
+
+        return await run_in_threadpool(change, request, flip, username)
+
+    @router.post("/console/users/{username}/password")
+    async def user_password(request: Request, username: str) -> Response:
+        password = (await form(request)).get("password", "")
+        ip = client_ip(request)
+
+        def reset(store: Store, who: Principal) -> None:
+            account.set_password(store, passwords, username=username, password=password, now=utc_now(), by=who, ip=ip)
+
+        return await run_in_threadpool(change, request, reset, username)
+
     # ---- language, static files
 
     @router.get("/console/lang/{lang}")
     def switch_language(lang: str, next: str = "/console") -> RedirectResponse:
-        target = next if next.startswith("/") and not next.startswith("//") else "/console"
-        response = RedirectResponse(target, status_code=303)
+        response = RedirectResponse(local_path(next), status_code=303)
         response.set_cookie("lang", lang if lang in LANGS else "zh", max_age=365 * 86400, samesite="lax")
         return response
 
@@ -222,25 +487,62 @@ def console_router(source: DashboardSource, vendor: Path | None = None) -> APIRo
         headers = {"Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff"}
         return FileResponse(path, headers=headers)
 
-    # ---- the insured person's portal
+    # ---- the insured person's portal: only ever the person signed in
 
     @router.get("/portal")
-    def portal_entry(request: Request) -> Response:
-        return page(request, "portal/index.html", p=None, searched=False)
+    async def portal_entry(request: Request) -> Response:
+        if await identify(request, PORTAL) is not None:
+            return RedirectResponse("/portal/me", status_code=303)
+        return page(request, "portal/index.html", p=None, failed=False)
 
     @router.post("/portal")
-    async def portal_find(request: Request) -> Response:
-        query = await form_value(request, "q")
-        found = await run_in_threadpool(read, lambda store: dashboard.find_person(store, query))
-        if found is None:
-            return page(request, "portal/index.html", status=404, p=None, searched=True)
-        return RedirectResponse(f"/portal/{quote(found.psn_no)}", status_code=303)
+    async def portal_login(request: Request) -> Response:
+        f = await form(request)
+        now, ip = utc_now(), client_ip(request)
 
-    @router.get("/portal/{psn_no}")
-    def portal_page(request: Request, psn_no: str) -> Response:
-        view = read(lambda store: dashboard.person_view(store, psn_no, now(), settlements=10))
+        def attempt(store: Store) -> str | None:
+            try:
+                token, _ = account.portal_login(
+                    store, certno=f.get("certno", ""), card_no=f.get("card_no", ""), now=now, ip=ip
+                )
+            except LoginRefused:
+                return None
+            return token
+
+        token = await run_in_threadpool(write, attempt)
+        if token is None:
+            return page(request, "portal/index.html", status=401, p=None, failed=True)
+        response = RedirectResponse("/portal/me", status_code=303)
+        set_session_cookie(request, response, PORTAL_COOKIE, token)
+        return response
+
+    @router.get("/portal/me")
+    def portal_page(request: Request) -> Response:
+        who = principal_of(request)
+        assert who is not None and who.psn_no is not None
+        psn_no = who.psn_no
+        view = read(lambda store: dashboard.person_view(store, psn_no, datetime.now(UTC), settlements=10))
         if view is None or view.psn_no != psn_no:
-            return page(request, "portal/index.html", status=404, p=None, searched=True)
-        return page(request, "portal/index.html", p=view, searched=True)
+            return page(request, "portal/index.html", status=404, p=None, failed=False)
+        audit(request, Action.PORTAL_VIEW, psn_no)
+        return page(request, "portal/index.html", p=view, failed=False)
+
+    @router.post("/portal/logout")
+    def portal_logout(request: Request) -> Response:
+        who = principal_of(request)
+        token = request.cookies.get(PORTAL_COOKIE, "")
+        if who is not None:
+            write(lambda store: account.logout(store, token, who, utc_now(), client_ip(request)))
+        response = RedirectResponse("/portal", status_code=303)
+        response.delete_cookie(PORTAL_COOKIE, path="/", httponly=True, samesite="strict")
+        return response
 
     return router
+
+
+def set_session_cookie(request: Request, response: Response, name: str, token: str) -> None:
+    """The session id: HttpOnly (no script reads it), SameSite=Strict (no other site sends it), Secure
+    over HTTPS (or with YIBAO_SECURE_COOKIES=1 behind a TLS proxy); it lasts until the browser closes,
+    and the server ends it earlier (idle and absolute limits)."""
+    secure = request.url.scheme == "https" or os.environ.get("YIBAO_SECURE_COOKIES") == "1"
+    response.set_cookie(name, token, httponly=True, samesite="strict", secure=secure, path="/")

@@ -2,24 +2,28 @@
 
 A message that changes something runs in one database transaction together with the record of
 its answer in the message log, keyed by (fixmedins_code, msgid). A retry of the same message gets
-the stored answer and moves no money again; the same msgid with a different body is refused.
+the stored answer and moves no money again: its own transaction fails on the log's primary key (or
+sooner, finding the work done) and is rolled back. The same msgid with a different body is refused.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from yibao.api.fsi.envelope import Envelope, EnvelopeError, dumps, parse_body, parse_envelope, response
+from yibao.api.fsi.gateway import Caller
 from yibao.api.fsi.transactions import TRANSACTIONS
-from yibao.app.errors import DuplicateMessage
 from yibao.app.files import FileContent
 from yibao.app.ports import UnitOfWork
 from yibao.app.records import Context, LoggedMessage, local_date
+from yibao.app.signin import VALID_FOR, signed_in
 from yibao.domain.errors import DomainError
 
 log = logging.getLogger("yibao.fsi")
+SIGN_IN, SIGN_OUT = "9001", "9002"
+TRUST_SIGN_IN = timedelta(seconds=30)
 
 
 def utcnow() -> datetime:
@@ -27,21 +31,36 @@ def utcnow() -> datetime:
 
 
 class Dispatcher:
-    def __init__(self, db: UnitOfWork, admdvs: str = "000000") -> None:
+    def __init__(self, db: UnitOfWork, admdvs: str = "000000", *, require_sign_in: bool = True) -> None:
         self.db = db
         self.admdvs = admdvs
         """This node's region, the first six digits of every inf_refmsgid."""
+        self.require_sign_in = require_sign_in
+        self._sign_ins: dict[str, tuple[str, datetime]] = {}
+        """sign_no → (fixmedins_code, until when this process trusts it without asking the database)"""
 
-    def handle(self, raw: bytes, path_infno: str | None = None) -> str | FileContent:
-        """The answer to one request: the response envelope as JSON, or a file for 9102."""
+    def handle(self, raw: bytes, path_infno: str | None = None, caller: Caller | None = None) -> str | FileContent:
+        """The answer to one request: the response envelope as JSON, or a file for 9102. ``caller``:
+        who the gateway's signature check let in, if the server checks signatures."""
         received = utcnow()
         try:
             env = parse_envelope(parse_body(raw), path_infno)
         except EnvelopeError as exc:
             return self.error(str(exc), received)
+        if caller is not None and caller.fixmedins_code not in (None, env.fixmedins_code):
+            return self.error(
+                f"fixmedins_code: {env.fixmedins_code} 与网关签名的机构 {caller.fixmedins_code} 不符", received
+            )
         txn = TRANSACTIONS.get(env.base_infno)
         if txn is None:
             return self.error(f"infno: 交易 {env.infno} 暂不支持", received)
+        if self.require_sign_in and txn.infno != SIGN_IN:
+            try:
+                self.check_signed_in(env, received)
+            except DomainError as exc:
+                # a message answered already gets its answer, whatever became of the sign-in since:
+                # the HIS resending after a lost answer must learn that it was done
+                return (txn.writes and self.logged_meanwhile(env, received)) or self.error(str(exc), received)
         ctx = Context(
             fixmedins_code=env.fixmedins_code,
             msgid=env.msgid,
@@ -56,10 +75,9 @@ class Dispatcher:
                 with self.db.transaction(write=False) as store:
                     output, _ = txn.handler(store, ctx, env.input)
                 return output if isinstance(output, FileContent) else self.answer(output, received)
+            # No look in the message log first: a message that was answered already fails on the log's
+            # primary key (or earlier, finding its work done) and the except clauses replay the answer.
             with self.db.transaction() as store:
-                done = store.logged(env.fixmedins_code, env.msgid)
-                if done is not None:
-                    return self.replay(done, env.body_hash, received)
                 output, ref = txn.handler(store, ctx, env.input)
                 answer = self.answer(output, received)
                 store.log_message(
@@ -71,11 +89,6 @@ class Dispatcher:
             return answer
         except (DomainError, EnvelopeError) as exc:
             return (txn.writes and self.logged_meanwhile(env, received)) or self.error(str(exc), received)
-        except DuplicateMessage:
-            # the same message ran concurrently and committed first: answer as it did
-            first = self.logged_meanwhile(env, received)
-            assert first is not None
-            return first
         except Exception:
             try:
                 first = self.logged_meanwhile(env, received) if txn.writes else None
@@ -85,6 +98,23 @@ class Dispatcher:
                 return first
             log.exception("infno %s msgid %s from %s failed", env.base_infno, env.msgid, env.fixmedins_code)
             return self.error("系统错误，交易未完成，请稍后重试或冲正(2601)", received)
+
+    def check_signed_in(self, env: Envelope, received: datetime) -> None:
+        """The envelope's sign_no is a valid sign-in of its institution (signin.signed_in). A sign-in
+        found valid is trusted for a short while without asking again; a sign-out through this
+        process ends that at once, one through another worker process within TRUST_SIGN_IN."""
+        known = self._sign_ins.get(env.sign_no)
+        if known is not None and known[0] == env.fixmedins_code and received < known[1]:
+            if not env.infno.startswith(SIGN_OUT):
+                return
+            del self._sign_ins[env.sign_no]  # signing out: trusted no more from here on
+        with self.db.transaction(write=False) as store:
+            record = signed_in(store, env.sign_no, env.fixmedins_code, received)
+        if env.infno.startswith(SIGN_OUT):
+            return
+        if len(self._sign_ins) > 10_000:
+            self._sign_ins.clear()
+        self._sign_ins[env.sign_no] = (env.fixmedins_code, min(received + TRUST_SIGN_IN, record.sign_time + VALID_FOR))
 
     def logged_meanwhile(self, env: Envelope, received: datetime) -> str | None:
         """The answer of this msgid if a concurrent duplicate committed it while this one ran.

@@ -58,13 +58,42 @@ def text(value: object) -> str:
     return str(value).strip()
 
 
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _lone_surrogate(value: object) -> bool:
+    """Whether a decoded JSON value holds text that is not Unicode (a \\ud800 escape without its pair)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, str):
+            try:
+                item.encode()
+            except UnicodeEncodeError:
+                return True
+    return False
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} 不是有效的数值")  # NaN, Infinity: not JSON, and no amount
+
+
 def parse_body(raw: bytes) -> dict[str, Any]:
     try:
-        body = json.loads(raw, parse_float=Decimal)
+        body = json.loads(raw, parse_float=Decimal, parse_constant=_no_constant)
     except (ValueError, UnicodeDecodeError) as exc:
         raise EnvelopeError("body", f"不是有效的JSON: {exc}") from None
+    except RecursionError:
+        raise EnvelopeError("body", "JSON嵌套层数过多") from None
     if not isinstance(body, dict):
         raise EnvelopeError("body", "应为JSON对象")
+    if _SURROGATE_ESCAPE.search(raw) and _lone_surrogate(body):  # the walk only when an escape is there
+        raise EnvelopeError("body", "含无效的Unicode字符（不成对的代理项）")
     return body
 
 
@@ -91,12 +120,17 @@ def parse_envelope(body: dict[str, Any], path_infno: str | None = None) -> Envel
         raw_input = {}
     if isinstance(raw_input, str):  # some clients send input as a JSON string
         try:
-            raw_input = json.loads(raw_input, parse_float=Decimal)
-        except ValueError:
+            raw_input = json.loads(raw_input, parse_float=Decimal, parse_constant=_no_constant)
+        except (ValueError, RecursionError):
             raise EnvelopeError("input", "不是有效的JSON") from None
+        if _lone_surrogate(raw_input):
+            raise EnvelopeError("input", "含无效的Unicode字符（不成对的代理项）")
     if not isinstance(raw_input, dict):
         raise EnvelopeError("input", "应为JSON对象")
-    canonical = simplejson.dumps([base, raw_input], sort_keys=True, use_decimal=True, ensure_ascii=False)
+    try:
+        canonical = simplejson.dumps([base, raw_input], sort_keys=True, use_decimal=True, ensure_ascii=False)
+    except (RecursionError, ValueError):  # ValueError: a NaN that came as a float from elsewhere
+        raise EnvelopeError("input", "JSON嵌套层数过多或含无效数值") from None
     return Envelope(
         infno=infno,
         base_infno=base,

@@ -15,12 +15,15 @@ from pydantic import ConfigDict, TypeAdapter, ValidationError
 from yibao.api.fsi.envelope import EnvelopeError, to_utc
 
 T = TypeVar("T")
+DEEP = "JSON嵌套层数过多"
 TOLERANT = ConfigDict(coerce_numbers_to_str=True, extra="ignore", str_strip_whitespace=True)
 
 
 def _present(value: Any) -> Any:
     if isinstance(value, dict):
-        return {k: _present(v) for k, v in value.items() if v not in ("", None)}
+        return {
+            k: _present(v) if isinstance(v, dict | list) else v for k, v in value.items() if v is not None and v != ""
+        }
     if isinstance(value, list):
         return [_present(v) for v in value]
     return value
@@ -71,10 +74,12 @@ def one(data: dict[str, Any], node: str, cls: type[T]) -> T:
         return _validate(cls, value)
     except ValidationError as exc:
         raise _error(exc, f"input.{node}") from None
+    except RecursionError:
+        raise EnvelopeError(f"input.{node}", DEEP) from None
 
 
-def many(data: dict[str, Any], node: str, cls: type[T], *, required: bool = True) -> list[T]:
-    """The records in the list ``input[node]`` (a single object counts as a list of one)."""
+def many(data: dict[str, Any], node: str, cls: type[T], *, required: bool = True, most: int | None = None) -> list[T]:
+    """The records in the list ``input[node]`` (a single object counts as a list of one), at most ``most``."""
     value = data.get(node)
     if value in (None, "", []):
         if required:
@@ -84,6 +89,8 @@ def many(data: dict[str, Any], node: str, cls: type[T], *, required: bool = True
         value = [value]
     if not isinstance(value, list):
         raise EnvelopeError(f"input.{node}", "应为数组")
+    if most is not None and len(value) > most:
+        raise EnvelopeError(f"input.{node}", f"{len(value)} 条，超过每次上传上限 {most} 条，请分批上传")
     out = []
     for i, item in enumerate(value):
         if not isinstance(item, dict):
@@ -92,6 +99,8 @@ def many(data: dict[str, Any], node: str, cls: type[T], *, required: bool = True
             out.append(_validate(cls, item))
         except ValidationError as exc:
             raise _error(exc, f"input.{node}[{i}]") from None
+        except RecursionError:
+            raise EnvelopeError(f"input.{node}[{i}]", DEEP) from None
     return out
 
 
@@ -102,4 +111,7 @@ def dicts(data: dict[str, Any], node: str) -> list[dict[str, object]]:
         value = [value]
     if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
         raise EnvelopeError(f"input.{node}", "应为对象数组")
-    return [_present(v) for v in value]
+    try:
+        return [_present(v) for v in value]
+    except RecursionError:
+        raise EnvelopeError(f"input.{node}", DEEP) from None

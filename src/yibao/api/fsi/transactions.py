@@ -18,12 +18,28 @@ from typing import Any
 from yibao.api.fsi.envelope import EnvelopeError
 from yibao.api.fsi.parsing import dicts, many, one
 from yibao.app import commands as c
-from yibao.app import correct, files, pharmacy, queries, reconcile, registry, settle, signin, statement_detail, visits
+from yibao.app import (
+    correct,
+    files,
+    pharmacy,
+    queries,
+    reconcile,
+    reference,
+    registry,
+    settle,
+    signin,
+    statement_detail,
+    visits,
+)
 from yibao.app.ports import Store
 from yibao.app.records import Context
 
 Output = dict[str, object]
 Handler = Callable[[Store, Context, dict[str, Any]], tuple[Output, str | None]]
+
+
+MAX_FEE_LINES = 500
+"""Fee lines one 2204/2301 upload (or 2101/2102 purchase) may carry; more go in several batches."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +83,7 @@ def upload(kind: str) -> Handler:
     """2204/2301: what a 2601 of this message would cancel are the rows it stored, not their numbers."""
 
     def handle(store: Store, ctx: Context, data: dict[str, Any]) -> tuple[Output, str | None]:
-        lines = many(data, "feedetail", c.FeeLineIn)
+        lines = many(data, "feedetail", c.FeeLineIn, most=MAX_FEE_LINES)
         out, stored = visits.upload_fees(store, ctx, lines, kind)
         return out, json.dumps(stored)
 
@@ -88,7 +104,7 @@ def reverse(kind: str) -> Handler:
 
 def pharmacy_purchase(commit: bool) -> Handler:
     def handle(store: Store, ctx: Context, data: dict[str, Any]) -> tuple[Output, str | None]:
-        cmd, lines = one(data, "data", c.PharmacyIn), many(data, "feedetail", c.FeeLineIn)
+        cmd, lines = one(data, "data", c.PharmacyIn), many(data, "feedetail", c.FeeLineIn, most=MAX_FEE_LINES)
         return pharmacy.purchase(store, ctx, cmd, lines, commit=commit)
 
     return handle
@@ -115,6 +131,19 @@ def catalogue_download(infno: str) -> Handler:
 def catalogue_query(store: Store, ctx: Context, data: dict[str, Any]) -> tuple[Output, str | None]:
     q = one(data, "data", c.CatalogueQuery)
     return files.catalogue_query(store, ctx, q.hilist_code, q.page_num, q.page_size), None
+
+
+def reference_download(infno: str) -> Handler:
+    def handle(store: Store, ctx: Context, data: dict[str, Any]) -> tuple[Output, str | None]:
+        ver = one(data, "data", c.CatalogueDownload).ver if data.get("data") else "0"
+        return reference.download(store, ctx, infno, ver), None
+
+    return handle
+
+
+def reference_query(use_case: Callable[[Store, Context, Any], Output], cls: type[Any]) -> Handler:
+    """1304/1316/1317: every field of ``data`` is optional, so ``data`` itself may be left out."""
+    return lambda store, ctx, data: (use_case(store, ctx, one(data, "data", cls) if data.get("data") else cls()), None)
 
 
 def file_upload(store: Store, ctx: Context, data: dict[str, Any]) -> tuple[Output, str | None]:
@@ -202,6 +231,18 @@ TRANSACTIONS: dict[str, Transaction] = {
         *[Transaction(infno, title, catalogue_download(infno), W, (f"catalogdownservice/downCatalog{infno}",))
           for infno, (title, _) in files.DOWNLOADS.items()],
         Transaction("1312", "医保目录信息查询", catalogue_query, R, ("catalogqueryservice/queryHilist",)),
+        *[Transaction(infno, title, reference_download(infno), W, (f"catalogdownservice/downCatalog{infno}",))
+          for infno, title in reference.DOWNLOADS.items()],
+        Transaction("1304", "民族药品目录查询", reference_query(reference.ethnic_drugs, c.EthnicDrugQuery), R,
+                    ("catalogqueryservice/queryEthnicDrug",)),  # [inferred]
+        Transaction("1316", "医疗目录与医保目录匹配信息查询",
+                    reference_query(reference.list_matches, c.ListMatchQuery), R,
+                    ("catalogqueryservice/queryMedListMatch",)),  # [inferred]
+        Transaction("1317", "医药机构目录匹配信息查询",
+                    reference_query(reference.institution_matches, c.InstitutionMatchQuery), R,
+                    ("catalogqueryservice/queryMedinsListMatch",)),  # [inferred]
+        Transaction("1901", "字典表查询", simple(reference.dictionary, "data", c.DictionaryQuery), R,
+                    ("catalogqueryservice/queryDataDic",)),
         Transaction("9101", "文件上传", file_upload, W, ("fileupload/upload",)),
         Transaction("9102", "文件下载", file_download, R, ("fileupload/download",)),
         Transaction("5201", "就诊信息查询", simple(queries.visits, "data", c.RecordQuery), R,
