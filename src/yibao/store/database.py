@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine
 
 from yibao.store.engine import make_engine
-from yibao.store.sql import ConfigCache, SqlStore, end_pipeline, end_transaction
+from yibao.store.sql import ConfigCache, SqlStore
 
 
 class Database:
@@ -20,8 +20,6 @@ class Database:
         self.cache = ConfigCache()
         self.sqlite = self.engine.dialect.name == "sqlite"
         self._writer = threading.Lock()
-        if not self.sqlite and not event.contains(self.engine, "before_cursor_execute", end_pipeline):
-            event.listen(self.engine, "before_cursor_execute", end_pipeline)
 
     @contextmanager
     def transaction(self, *, write: bool = True) -> Iterator[SqlStore]:
@@ -38,15 +36,8 @@ class Database:
 
     @contextmanager
     def _transaction(self, options: dict[str, object]) -> Iterator[SqlStore]:
-        with self.engine.connect().execution_options(**options) as conn:
-            try:
-                with conn.begin():
-                    yield SqlStore(conn, self.cache)
-            except BaseException:
-                with suppress(Exception):  # the connection may be gone; the first error is the one to see
-                    end_transaction(conn)
-                raise
-            end_transaction(conn)
+        with self.engine.connect().execution_options(**options) as conn, conn.begin():
+            yield SqlStore(conn, self.cache)
 
     def dispose(self) -> None:
         self.engine.dispose()

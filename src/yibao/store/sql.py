@@ -107,17 +107,12 @@ class SqlStore(SqlAccounts):  # accounts, sessions and the audit log: yibao.stor
         self._persons: dict[str, PersonRecord | None] = {}
         # rows read ahead (read_ahead), each served once; any write drops them all
         self._ahead: dict[tuple[str, ...], Any] = {}
-        conn.info[AHEAD] = self._ahead
-        self._locked: dict[str, Any] = {}  # PostgreSQL: psn_no → the queued SELECT … FOR UPDATE
 
     # ---------------------------------------------------------------- the driver, on the hot path
     # SQLAlchemy Core costs several times the driver's CPU for a small statement; the statements a
     # settlement runs go to the driver directly, inside the same transaction. Written with ? marks.
-    #
-    # On PostgreSQL they go out in pipeline mode: a statement is sent when its answer is fetched,
-    # together with everything queued before it, and writes nobody reads ride along with the next
-    # fetch or with the COMMIT, so a settlement takes four round trips instead of twenty. SQLAlchemy's
-    # own statements end the pipeline first (``end_pipeline``, an engine event).
+    # Few statements, not few round trips, save CPU here: psycopg's pipeline mode costs more to enter
+    # than the round trips it saves a transaction of this size (measured), so it is not used.
 
     @cached_property
     def driver(self) -> Any:
@@ -128,9 +123,6 @@ class SqlStore(SqlAccounts):  # accounts, sessions and the audit log: yibao.stor
             self._ahead.clear()
         cursor = self.driver.cursor()
         if self.postgres:
-            if PIPELINE not in self.conn.info:
-                self.conn.info[PIPELINE] = pipeline = self.driver.pipeline()
-                pipeline.__enter__()
             cursor.execute(
                 _PG_SQL.get(statement) or _PG_SQL.setdefault(statement, statement.replace("?", "%s")), params
             )
@@ -177,7 +169,7 @@ class SqlStore(SqlAccounts):  # accounts, sessions and the audit log: yibao.stor
         reads: list[tuple[tuple[str, ...], Read]] = []
         if rows.institution and rows.institution not in self._institutions:
             reads.append((("institution", rows.institution), self._institution_read(rows.institution)))
-        if rows.person and rows.person not in self._persons and rows.person not in self._locked:
+        if rows.person and rows.person not in self._persons:
             reads.append((("person", rows.person), self._person_read(rows.person)))
         if rows.visit:
             reads.append((("visit", rows.visit), self._visit_read(rows.visit)))
@@ -211,10 +203,8 @@ class SqlStore(SqlAccounts):  # accounts, sessions and the audit log: yibao.stor
         found = self._ahead.pop(key, _MISSING)
         return self.run(read) if found is _MISSING else found
 
-    def run(self, read: Read, cursor: Any = None) -> Any:
-        """The answer of ``read`` (from ``cursor`` if its statement was sent already)."""
-        rows = (cursor or self.sql(read.statement(), read.params)).fetchall()
-        return read.make(rows, self.postgres)
+    def run(self, read: Read) -> Any:
+        return read.make(self.sql(read.statement(), read.params).fetchall(), self.postgres)
 
     # ---------------------------------------------------------------- identifiers and locks
 
@@ -227,10 +217,9 @@ class SqlStore(SqlAccounts):  # accounts, sessions and the audit log: yibao.stor
 
     def lock_person(self, psn_no: str) -> None:
         # SQLite: BEGIN IMMEDIATE already holds the database's write lock for this transaction.
-        # PostgreSQL: queued; the statements after it in the pipeline run once the lock is granted.
         if self.postgres:
             sql = f"SELECT {columns(PersonRecord)} FROM person WHERE psn_no = ? FOR UPDATE"
-            self._locked[psn_no] = self.sql(sql, (psn_no,))
+            self._persons[psn_no] = self.record(PersonRecord, sql, (psn_no,))
 
     # ---------------------------------------------------------------- registry and configuration
 
@@ -239,7 +228,7 @@ class SqlStore(SqlAccounts):  # accounts, sessions and the audit log: yibao.stor
 
     def person(self, psn_no: str) -> PersonRecord | None:
         if psn_no not in self._persons:
-            self._persons[psn_no] = self.run(self._person_read(psn_no), self._locked.pop(psn_no, None))
+            self._persons[psn_no] = self.run(self._person_read(psn_no))
         return self._persons[psn_no]
 
     def person_by_certno(self, certno: str) -> PersonRecord | None:
@@ -830,8 +819,6 @@ R = TypeVar("R")
 _PG_SQL: dict[str, str] = {}
 _JSON_INSERT: dict[tuple[str, ...], str] = {}
 _MISSING = object()
-PIPELINE = "yibao.pipeline"
-AHEAD = "yibao.ahead"
 PG = postgresql.dialect()  # type: ignore[no-untyped-call]
 SETL_LINE = [c.name for c in t.setl_line.columns]
 
@@ -870,24 +857,6 @@ def every(cls: type[R]) -> Callable[[Rows, bool], list[R]]:
 
 def _totals(rows: Rows, _typed: bool) -> dict[tuple[str, str], Fen]:
     return {(key, period): int(total) for key, period, total in rows}
-
-
-def end_pipeline(conn: Connection, _cursor: Any, statement: str, *_: Any) -> None:
-    """Before SQLAlchemy runs a statement of its own (engine event ``before_cursor_execute``): send
-    what the driver queued, and drop what was read ahead if the statement may write."""
-    pipeline = conn.info.pop(PIPELINE, None)
-    if pipeline is not None:
-        pipeline.__exit__(None, None, None)
-    if not statement.lstrip().upper().startswith("SELECT"):
-        conn.info.get(AHEAD, {}).clear()
-
-
-def end_transaction(conn: Connection) -> None:
-    """After the COMMIT or ROLLBACK (which the pipeline carried): leave pipeline mode."""
-    conn.info.pop(AHEAD, None)
-    pipeline = conn.info.pop(PIPELINE, None)
-    if pipeline is not None:
-        pipeline.__exit__(None, None, None)
 
 
 def _balance(rows: Rows, _typed: bool) -> Fen:
