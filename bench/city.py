@@ -124,6 +124,7 @@ def server(url: str, workers: int, log: Path) -> Iterator[str]:
     with log.open("wb") as out:
         proc = subprocess.Popen(cmd, env={**os.environ, "YIBAO_DATABASE_URL": url}, stdout=out,
                                 stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+    log.with_suffix(".pid").write_text(str(proc.pid))  # for whoever watches its memory (bench/soak.py)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
