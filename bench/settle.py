@@ -65,7 +65,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from yibao.sim.his import HisClient
+from yibao.sim.his import HisClient, KeepAlive
 
 ROOT = Path(__file__).resolve().parents[1]
 GZ = ROOT / "examples" / "guangzhou"
@@ -545,21 +545,10 @@ class Caller:
 
     def __init__(self, plan: Plan, his: dict[str, HisClient], msgids: Msgids) -> None:
         self.plan, self.his, self.msgids = plan, his, msgids
-        self.conn: http.client.HTTPConnection | None = None
+        self.conn = KeepAlive(plan.port, plan.timeout)
 
     def post(self, body: bytes) -> dict[str, Any]:
-        if self.conn is None:
-            self.conn = http.client.HTTPConnection("127.0.0.1", self.plan.port, timeout=self.plan.timeout)
-        try:
-            self.conn.request("POST", "/fsi/api/callService", body, {"Content-Type": "application/json"})
-            r = self.conn.getresponse()
-            data = r.read()
-        except (OSError, http.client.HTTPException):
-            self.close()
-            raise
-        if r.status != 200:
-            raise http.client.HTTPException(f"HTTP {r.status}: {data[:200]!r}")
-        answer: dict[str, Any] = json.loads(data, parse_float=Decimal)
+        answer: dict[str, Any] = json.loads(self.conn.post(body), parse_float=Decimal)
         return answer
 
     def call(self, tally: Tally, code: str, hospital: str, data: dict[str, Any]) -> Any:
@@ -581,9 +570,7 @@ class Caller:
         return answer["output"]
 
     def close(self) -> None:
-        if self.conn is not None:
-            self.conn.close()
-            self.conn = None
+        self.conn.close()
 
 
 def one_settlement(caller: Caller, tally: Tally, rng: random.Random, person: Person, hospital: Hospital) -> None:

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from yibao.accounts_cli import user_app
+from yibao.data_key_cli import data_key_app
 from yibao.domain.catalog import EMPTY_CATALOG
 from yibao.domain.errors import DomainError
 from yibao.domain.ledger import check_ledger
@@ -224,3 +225,4 @@ def demo(
 app.add_typer(sim_app, name="sim")
 app.add_typer(user_app, name="user")
 app.add_typer(gateway_app, name="gateway")
+app.add_typer(data_key_app, name="data-key")

@@ -36,6 +36,7 @@ from yibao.sim.traffic import run_traffic
 from yibao.store.dashboard import SqlDashboardSource
 from yibao.store.database import Database
 from yibao.store.engine import make_engine
+from yibao.store.personal import personal_for
 from yibao.store.tables import person
 
 # Guangzhou's first afternoon on the national platform, 2021-07-12 until 16:30 (shared/seeds/000).
@@ -121,12 +122,11 @@ def demo_accounts(url: str) -> tuple[str, tuple[str, str] | None]:
                 by=accounts.Principal("cli", "yibao-demo"),
             )
         with db.engine.connect() as conn:
-            row = conn.execute(
-                select(person.c.certno, person.c.card_no).where(person.c.card_no.is_not(None)).limit(1)
-            ).first()
+            row = conn.execute(select(person).where(person.c.card_no_enc.is_not(None)).limit(1)).first()
+        found = personal_for(db.engine.url).person_of(row._mapping) if row else None
     finally:
         db.dispose()
-    return password, (str(row[0]), str(row[1])) if row else None
+    return password, (found.certno, str(found.card_no)) if found else None
 
 
 def wait_until_up(base: str, server: subprocess.Popen[bytes]) -> None:

@@ -35,9 +35,10 @@ from sqlalchemy import text
 from tests.databases import GZ
 from tests.flows import AMOXICILLIN, BLOOD_TEST, line, now_text
 from yibao.app.records import LOCAL
-from yibao.sim.his import HisClient
+from yibao.sim.his import HisClient, KeepAlive
 from yibao.store.database import Database
 from yibao.store.engine import make_engine
+from yibao.store.personal import personal_for
 
 HOSPITAL = "H44010600001"
 DOCTOR = "D440106000001"
@@ -190,22 +191,11 @@ class Client:
         self.port, self.tally, self.give_up_after = port, tally, give_up_after
         self.retry_system_errors = retry_system_errors
         self.his = HisClient("", HOSPITAL, client=None)  # type: ignore[arg-type]  # only its envelopes
-        self.conn: http.client.HTTPConnection | None = None
+        self.conn = KeepAlive(port)
         self.lock = threading.Lock()
 
     def send(self, body: bytes) -> bytes:
-        if self.conn is None:
-            self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-        try:
-            self.conn.request("POST", "/fsi/api/callService", body, {"Content-Type": "application/json"})
-            r = self.conn.getresponse()
-            data = r.read()
-        except (OSError, http.client.HTTPException):
-            self.close()
-            raise
-        if r.status != 200:
-            raise http.client.HTTPException(f"HTTP {r.status}")
-        return data
+        return self.conn.post(body)
 
     def call(self, infno: str, input: dict[str, Any]) -> tuple[dict[str, Any], str, str]:
         """(answer, answer text, msgid): the same bytes again after each transport failure."""
@@ -248,9 +238,7 @@ class Client:
         self.his.sign_no = str(answer["output"]["signinoutb"]["sign_no"])
 
     def close(self) -> None:
-        if self.conn is not None:
-            self.conn.close()
-            self.conn = None
+        self.conn.close()
 
 
 def one_visit(client: Client, rng: random.Random, person: Person, lines: int) -> None:
@@ -442,7 +430,11 @@ def consistency_problems(url: str, tally: Tally) -> tuple[list[str], dict[str, i
                             "AND (s.fund_pay_sumamt <> 0 OR s.acct_pay <> 0)")  # fmt: skip
         problems += [f"settlement {s} has no ledger posting" for (s,) in unposted]
 
-        logged = {(r[0], r[1]): r for r in rows(db, "SELECT fixmedins_code, msgid, infno, response FROM message_log")}
+        personal = personal_for(url)  # the answers are kept sealed
+        logged = {
+            (code, msgid): (code, msgid, infno, personal.open(sealed, f"message_log/{code}/{msgid}"))
+            for code, msgid, infno, sealed in rows(db, "SELECT fixmedins_code, msgid, infno, response FROM message_log")
+        }
         for s, r in settled.items():
             entry = logged.get((r[4], r[2]))
             if entry is None or entry[2] != "2207":

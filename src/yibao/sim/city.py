@@ -25,6 +25,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import json
+import os
 import queue
 import random
 import tempfile
@@ -46,6 +47,7 @@ from yibao.store import loading, migrate
 from yibao.store import tables as t
 from yibao.store.database import Database
 from yibao.store.engine import make_engine
+from yibao.store.personal import STORED_COLUMNS, PersonalData, personal_for, sealed_batches
 
 DATA_FILE = Path(__file__).with_name("city_data.toml")
 POLICY_DIR = Path(__file__).resolve().parents[3] / "examples" / "guangzhou"
@@ -382,6 +384,8 @@ class PersonBatch:
 
 
 PERSON_COLUMNS = ("psn_no", "psn_cert_type", "certno", "psn_name", "gend", "brdy", "naty", "card_no", "card_sn")
+"""The rows PersonMaker makes, in clear; they are stored sealed (STORED_COLUMNS, yibao.store.personal)."""
+PERSON_MARKS = ", ".join("?" * len(STORED_COLUMNS))
 INSURANCE_COLUMNS = ("psn_no", "insutype", "psn_type", "psn_insu_stas", "insuplc_admdvs", "psn_insu_date",
                      "paus_insu_date", "cvlserv_flag", "emp_name", "contrib_months")  # fmt: skip
 IDENTITY_COLUMNS = ("psn_no", "psn_idet_type", "begntime", "endtime", "memo")
@@ -655,7 +659,10 @@ def build_city(
         counts["practitioners"] = len(pracs)
         report("institutions", len(insts), len(insts))
         maker = PersonMaker(data, region, seed, as_of)
-        batches = _batches(maker, persons, batch_size)
+        # ID numbers, names and card numbers are sealed on the way (yibao.store.personal), in worker
+        # processes for a big city (one per core: measured faster than leaving one to this process)
+        workers = min(4, os.cpu_count() or 1) if persons >= 50_000 else 0
+        batches = _sealed(_batches(maker, persons, batch_size), personal_for(engine.url), workers)
         created = datetime(as_of.year, as_of.month, as_of.day)
         posting = f"opening-city-{region}-{seed}"
         write = _write_postgres if engine.dialect.name == "postgresql" else _write_sqlite
@@ -683,6 +690,14 @@ def _batches(maker: PersonMaker, persons: int, size: int) -> Iterator[tuple[int,
     for start in range(0, persons, size):
         count = min(size, persons - start)
         yield start + count, maker.batch(start, count)
+
+
+def _sealed(batches: Iterator[tuple[int, PersonBatch]], personal: PersonalData, workers: int
+            ) -> Iterator[tuple[int, PersonBatch]]:  # fmt: skip
+    """The batches with their person rows as stored (STORED_COLUMNS): sealed, with lookup hashes."""
+    for (done, b), rows in sealed_batches(personal, batches, lambda item: item[1].person, workers=workers):
+        b.person = rows
+        yield done, b
 
 
 T = TypeVar("T")
@@ -775,7 +790,7 @@ def _write_postgres(engine: Engine, batches: Iterator[tuple[int, PersonBatch]], 
 
     def bodies(loaded: Loaded) -> Iterator[tuple[int, PersonBatch, list[tuple[str, Sequence[str], str]]]]:
         for finished, b, transfers in loaded:
-            copies = [("person", PERSON_COLUMNS, _copy_body(b.person)),
+            copies = [("person", STORED_COLUMNS, _copy_body(b.person)),
                       ("insurance", INSURANCE_COLUMNS, _copy_body(b.insurance)),
                       ("identity", IDENTITY_COLUMNS, _copy_body(b.identity)),
                       ("ledger_account", ("code", "debits_posted", "credits_posted"),
@@ -893,7 +908,7 @@ def _write_sqlite(engine: Engine, batches: Iterator[tuple[int, PersonBatch]], po
                         "ON CONFLICT (code) DO NOTHING",
                         (OPENING,),
                     )
-                db.executemany(f"INSERT INTO person ({', '.join(PERSON_COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                db.executemany(f"INSERT INTO person ({', '.join(STORED_COLUMNS)}) VALUES ({PERSON_MARKS})",
                                b.person)  # fmt: skip
                 db.executemany(
                     f"INSERT INTO insurance ({', '.join(INSURANCE_COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",

@@ -41,8 +41,9 @@ from sqlalchemy import Engine, text
 
 from yibao.api.fsi.gateway import SM3, Gateway, Signer
 from yibao.sim.city import CatalogueEntry, Diagnosis, city_data
-from yibao.sim.his import HisClient
+from yibao.sim.his import HisClient, KeepAlive
 from yibao.store.engine import make_engine
+from yibao.store.personal import personal_for
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 CODES = ("9001", "1101", "2201", "2204", "2206", "2207", "2208", "2401", "2301", "2303", "2304", "2402", "2305",
@@ -136,7 +137,7 @@ def sample_city(db_url: str | None, region: str = "440100", size: int = 20_000, 
 
 def _sample_persons(engine: Engine, region: str, size: int, seed: int) -> list[Patient]:
     columns = (
-        "SELECT p.psn_no, p.certno, i.insutype FROM person p{sample} JOIN insurance i ON i.psn_no = p.psn_no "
+        "SELECT p.psn_no, p.certno_enc, i.insutype FROM person p{sample} JOIN insurance i ON i.psn_no = p.psn_no "
         "WHERE i.psn_insu_stas = '1' AND i.insuplc_admdvs = :region AND i.insutype IN ('310', '390')"
     )
     out: list[Patient] = []
@@ -158,7 +159,8 @@ def _sample_persons(engine: Engine, region: str, size: int, seed: int) -> list[P
                 marks = ", ".join(str(r) for r in chunk)  # integers of our own making
                 query = columns.format(sample="") + f" AND p.rowid IN ({marks})"
                 out += [Patient(*r) for r in conn.execute(text(query), {"region": region})]
-    return out
+    sealed = personal_for(engine.url)  # the simulated HIS reads the ID card; here, the sealed number
+    return [Patient(p.psn_no, sealed.open(p.certno, f"certno/{p.psn_no}"), p.insutype) for p in out]
 
 
 # ---------------------------------------------------------------------------------------- bills
@@ -399,26 +401,14 @@ class Caller:
 
     def __init__(self, host: str, port: int, timeout: float, hospitals: Hospitals, tally: Tally,
                  stop: threading.Event) -> None:  # fmt: skip
-        self.host, self.port, self.timeout = host, port, timeout
         self.hospitals = hospitals
         self.tally = tally
         self.stop = stop
-        self.conn: http.client.HTTPConnection | None = None
+        self.conn = KeepAlive(port, timeout, host)
 
     def post(self, body: bytes, signer: Signer | None = None) -> dict[str, Any]:
-        if self.conn is None:
-            self.conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
-        headers = {"Content-Type": "application/json", **(signer.headers(body) if signer else {})}
-        try:
-            self.conn.request("POST", "/fsi/api/callService", body, headers)
-            r = self.conn.getresponse()
-            data = r.read()
-        except (OSError, http.client.HTTPException):
-            self.close()
-            raise
-        if r.status != 200:
-            raise http.client.HTTPException(f"HTTP {r.status}: {data[:200]!r}")
-        answer: dict[str, Any] = json.loads(data, parse_float=Decimal)
+        answer: dict[str, Any] = json.loads(self.conn.post(body, signer.headers(body) if signer else None),
+                                            parse_float=Decimal)  # fmt: skip
         return answer
 
     def call(self, site: Site, infno: str, data: dict[str, Any]) -> Any:
@@ -451,9 +441,7 @@ class Caller:
         self.tally.messages.setdefault(infno, Counter())[message[:300]] += 1
 
     def close(self) -> None:
-        if self.conn is not None:
-            self.conn.close()
-            self.conn = None
+        self.conn.close()
 
 
 # ---------------------------------------------------------------------------------------- conversations

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy import BigInteger, Connection, String, and_, case, exists, func, literal_column, or_, select
@@ -27,6 +28,7 @@ from yibao.domain.ledger import credit_balance, personal_account
 from yibao.domain.money import Fen
 from yibao.store import tables as t
 from yibao.store.database import Database
+from yibao.store.personal import PersonalData, personal_for
 
 AMOUNTS = [c.name for c in t.settlement.columns if isinstance(c.type, BigInteger)]
 LIABILITIES = ("acct", "payable")  # accounts that hold what is owed: credits should not fall below debits
@@ -109,14 +111,20 @@ class SqlDashboard:
         return self._person(t.person.c.psn_no == psn_no)
 
     def person_by_certno(self, certno: str) -> PersonRecord | None:
-        return self._person(t.person.c.certno == certno)
+        found = self._person(t.person.c.certno_hash == self.personal.lookup(certno))
+        return found if found and found.certno == certno else None
 
     def person_by_card(self, card_no: str) -> PersonRecord | None:
-        return self._person(t.person.c.card_no == card_no)
+        found = self._person(t.person.c.card_no_hash == self.personal.lookup(card_no))
+        return found if found and found.card_no == card_no else None
+
+    @cached_property
+    def personal(self) -> PersonalData:
+        return personal_for(self.conn.engine.url)
 
     def _person(self, where: Any) -> PersonRecord | None:
         row = self.conn.execute(select(t.person).where(where).limit(1)).first()
-        return PersonRecord(**row._mapping) if row else None
+        return self.personal.person_of(row._mapping) if row else None
 
     def insurances(self, psn_no: str) -> list[InsuranceRecord]:
         q = select(t.insurance).where(t.insurance.c.psn_no == psn_no).order_by(t.insurance.c.insutype)

@@ -24,6 +24,7 @@ from yibao.files.reference import load_reference
 from yibao.files.registry import load_registry
 from yibao.store import tables as t
 from yibao.store.database import Database
+from yibao.store.personal import personal_for
 from yibao.store.reference import reference_entry_of, reference_values
 from yibao.store.sql import SqlStore
 
@@ -87,6 +88,7 @@ def load_registry_file(db: Database, path: Path) -> dict[str, int]:
     reg = load_registry(path)
     now = datetime.now(UTC).replace(tzinfo=None)
     counts = {"regions": 0, "institutions": 0, "practitioners": 0, "persons": 0}
+    sealed = personal_for(db.engine.url)
     with db.engine.begin() as conn:
 
         def new(table: Table, key: str, value: str) -> bool:
@@ -108,7 +110,7 @@ def load_registry_file(db: Database, path: Path) -> dict[str, int]:
         for person in reg.persons:
             if not new(t.person, "psn_no", person.psn_no):
                 continue
-            conn.execute(insert(t.person).values(**_fields(person.record())))
+            conn.execute(insert(t.person).values(**sealed.person_values(person.record())))
             for ins in person.insurance_records():
                 conn.execute(insert(t.insurance).values(**_fields(ins)))
             for idet in person.identity_records():

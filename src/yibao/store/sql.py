@@ -8,7 +8,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import date, datetime
 from decimal import Decimal
 from functools import cache, cached_property
@@ -50,6 +50,7 @@ from yibao.files import catalog_item_from_data, policy_from_json
 from yibao.store import reference as ref_store
 from yibao.store import tables as t
 from yibao.store.accounts import SqlAccounts
+from yibao.store.personal import READ_COLUMNS, PersonalData, personal_for
 
 AMOUNTS = [c.name for c in t.settlement.columns if c.type.__class__.__name__ == "BigInteger"]
 _counter = itertools.count(int.from_bytes(os.urandom(2), "big"))
@@ -218,13 +219,24 @@ class SqlStore(SqlAccounts):  # accounts, sessions and the audit log: yibao.stor
     def lock_person(self, psn_no: str) -> None:
         # SQLite: BEGIN IMMEDIATE already holds the database's write lock for this transaction.
         if self.postgres:
-            sql = f"SELECT {columns(PersonRecord)} FROM person WHERE psn_no = ? FOR UPDATE"
-            self._persons[psn_no] = self.record(PersonRecord, sql, (psn_no,))
+            read = self._person_read(psn_no)
+            self._persons[psn_no] = read.make(self.sql(read.statement() + " FOR UPDATE", read.params).fetchall(), True)
 
     # ---------------------------------------------------------------- registry and configuration
 
+    @cached_property
+    def personal(self) -> PersonalData:
+        """The keys of this database's personal data (yibao.store.personal)."""
+        return personal_for(self.conn.engine.url)
+
     def _person_read(self, psn_no: str) -> Read:
-        return Read(columns(PersonRecord), "person WHERE psn_no = ?", (psn_no,), one(PersonRecord))
+        opened = self.personal.open_person
+        return Read(
+            _PERSON_COLUMNS,
+            "person WHERE psn_no = ?",
+            (psn_no,),
+            lambda rows, typed: _make(PersonRecord, opened(rows[0]), typed) if rows else None,
+        )
 
     def person(self, psn_no: str) -> PersonRecord | None:
         if psn_no not in self._persons:
@@ -232,12 +244,17 @@ class SqlStore(SqlAccounts):  # accounts, sessions and the audit log: yibao.stor
         return self._persons[psn_no]
 
     def person_by_certno(self, certno: str) -> PersonRecord | None:
-        row = self.conn.execute(select(t.person).where(t.person.c.certno == certno)).first()
-        return PersonRecord(**row._mapping) if row else None
+        return self._person_by("certno_hash", certno, lambda p: p.certno == certno)
 
     def person_by_card(self, card_no: str) -> PersonRecord | None:
-        row = self.conn.execute(select(t.person).where(t.person.c.card_no == card_no)).first()
-        return PersonRecord(**row._mapping) if row else None
+        return self._person_by("card_no_hash", card_no, lambda p: p.card_no == card_no)
+
+    def _person_by(self, column: str, value: str, same: Callable[[PersonRecord], bool]) -> PersonRecord | None:
+        """By the keyed hash of an ID or card number (the clear value is not stored), checked once opened."""
+        statement = f"SELECT {_PERSON_COLUMNS} FROM person WHERE {column} = ? ORDER BY psn_no"
+        rows = self.sql(statement, (self.personal.lookup(value),)).fetchall()
+        found = [_make(PersonRecord, self.personal.open_person(row), self.postgres) for row in rows]
+        return next((p for p in found if same(p)), None)
 
     def _insurance_read(self, psn_no: str, insutype: str) -> Read:
         source = "insurance WHERE psn_no = ? AND insutype = ?"
@@ -319,21 +336,40 @@ class SqlStore(SqlAccounts):  # accounts, sessions and the audit log: yibao.stor
 
     def logged(self, fixmedins_code: str, msgid: str) -> LoggedMessage | None:
         sql = "SELECT infno, body_hash, response, ref FROM message_log WHERE fixmedins_code = ? AND msgid = ?"
-        return self.record(LoggedMessage, sql, (fixmedins_code, msgid))
+        done = self.record(LoggedMessage, sql, (fixmedins_code, msgid))
+        if done is None:
+            return None
+        return replace(done, response=self.personal.open(done.response, f"message_log/{fixmedins_code}/{msgid}"))
 
     def log_message(self, fixmedins_code: str, msgid: str, message: LoggedMessage, now: datetime) -> None:
-        # a duplicate that ran meanwhile fails this transaction on the primary key (on PostgreSQL at the
-        # COMMIT, which this insert rides along with): nothing of it is kept, and the caller replays the first
+        # a duplicate that ran meanwhile fails this transaction on the primary key: nothing of it is
+        # kept, and the caller replays the first
         sql = (
             "INSERT INTO message_log (fixmedins_code, msgid, infno, body_hash, response, ref, created_at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?)"
         )
-        self.sql(sql, (fixmedins_code, msgid, message.infno, message.body_hash, message.response, message.ref, now))
+        # the answer is sealed: a 2207's carries the person's ID number and name
+        response = self.personal.seal(message.response, f"message_log/{fixmedins_code}/{msgid}")
+        self.sql(sql, (fixmedins_code, msgid, message.infno, message.body_hash, response, message.ref, now))
 
     # ---------------------------------------------------------------- visits and fee lines
 
     def _visit_read(self, mdtrt_id: str) -> Read:
-        return Read(columns(VisitRecord), "visit WHERE mdtrt_id = ?", (mdtrt_id,), one(VisitRecord))
+        def make(rows: Rows, typed: bool) -> VisitRecord | None:
+            return self._opened(_make(VisitRecord, rows[0], typed)) if rows else None
+
+        return Read(columns(VisitRecord), "visit WHERE mdtrt_id = ?", (mdtrt_id,), make)
+
+    def _sealed(self, visit: VisitRecord) -> VisitRecord:
+        """The visit as stored: the certificate number shown (an ID or card number) sealed."""
+        if not visit.mdtrt_cert_no:
+            return visit
+        return replace(visit, mdtrt_cert_no=self.personal.seal(visit.mdtrt_cert_no, f"mdtrt_cert_no/{visit.mdtrt_id}"))
+
+    def _opened(self, visit: VisitRecord) -> VisitRecord:
+        if not visit.mdtrt_cert_no:
+            return visit
+        return replace(visit, mdtrt_cert_no=self.personal.open(visit.mdtrt_cert_no, f"mdtrt_cert_no/{visit.mdtrt_id}"))
 
     def visit(self, mdtrt_id: str) -> VisitRecord | None:
         return self._read(("visit", mdtrt_id), self._visit_read(mdtrt_id))  # type: ignore[no-any-return]
@@ -341,10 +377,12 @@ class SqlStore(SqlAccounts):  # accounts, sessions and the audit log: yibao.stor
     def insert_visit(self, visit: VisitRecord, now: datetime) -> None:
         names = field_names(VisitRecord)
         sql = f"INSERT INTO visit ({', '.join(names)}, created_at) VALUES ({', '.join('?' * (len(names) + 1))})"
-        self.sql(sql, (*(getattr(visit, n) for n in names), now))
+        stored = self._sealed(visit)
+        self.sql(sql, (*(getattr(stored, n) for n in names), now))
 
     def update_visit(self, visit: VisitRecord) -> None:
-        self.conn.execute(update(t.visit).where(t.visit.c.mdtrt_id == visit.mdtrt_id).values(**visit_values(visit)))
+        values = visit_values(self._sealed(visit))
+        self.conn.execute(update(t.visit).where(t.visit.c.mdtrt_id == visit.mdtrt_id).values(**values))
 
     def open_stay(self, psn_no: str, fixmedins_code: str) -> bool:
         v = t.visit.c
@@ -381,7 +419,7 @@ class SqlStore(SqlAccounts):  # accounts, sessions and the audit log: yibao.stor
             q = q.where(v.begntime <= end)
         if med_type:
             q = q.where(v.med_type == med_type)
-        return [visit_record(r._mapping) for r in self.conn.execute(q.limit(500))]
+        return [self._opened(visit_record(r._mapping)) for r in self.conn.execute(q.limit(500))]
 
     def replace_diagnoses(self, mdtrt_id: str, diseinfo: Sequence[dict[str, object]]) -> None:
         self.conn.execute(t.diagnosis.delete().where(t.diagnosis.c.mdtrt_id == mdtrt_id))
@@ -818,6 +856,7 @@ class SqlStore(SqlAccounts):  # accounts, sessions and the audit log: yibao.stor
 R = TypeVar("R")
 _PG_SQL: dict[str, str] = {}
 _JSON_INSERT: dict[tuple[str, ...], str] = {}
+_PERSON_COLUMNS = ", ".join(READ_COLUMNS)  # PersonRecord's fields, sealed ones as stored
 _MISSING = object()
 PG = postgresql.dialect()  # type: ignore[no-untyped-call]
 SETL_LINE = [c.name for c in t.setl_line.columns]

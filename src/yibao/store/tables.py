@@ -74,12 +74,16 @@ person = Table(
     metadata,
     Column("psn_no", String(30), primary_key=True),
     Column("psn_cert_type", String(3), nullable=False),
-    Column("certno", String(50), nullable=False, index=True),
-    Column("psn_name", String(50), nullable=False),
+    # ID number, name and card number are sealed (SM4-GCM, yibao.store.personal: "v<key>:<base64>") and
+    # looked up by a keyed hash (hex HMAC-SM3); no clear copy is stored.
+    Column("certno_enc", Text, nullable=False),
+    Column("certno_hash", String(64), nullable=False, index=True),
+    Column("psn_name_enc", Text, nullable=False),
     Column("gend", String(1), nullable=False),
     Column("brdy", Date, nullable=False),
     Column("naty", String(3), nullable=False, server_default="01"),
-    Column("card_no", String(30), nullable=True, index=True),  # 社会保障卡卡号 (mdtrt_cert_type 03)
+    Column("card_no_enc", Text, nullable=True),  # 社会保障卡卡号 (mdtrt_cert_type 03)
+    Column("card_no_hash", String(64), nullable=True, index=True),
     Column("card_sn", String(30), nullable=True),  # 卡识别码
 )
 
@@ -262,7 +266,7 @@ visit = Table(
     Column("begntime", DateTime, nullable=False),
     Column("endtime", DateTime, nullable=True),
     Column("mdtrt_cert_type", String(3), nullable=False, server_default=""),
-    Column("mdtrt_cert_no", String(100), nullable=False, server_default=""),
+    Column("mdtrt_cert_no", Text, nullable=False, server_default=""),  # sealed (yibao.store.personal)
     Column("insuplc_admdvs", String(6), nullable=False),
     Column("mdtrtarea_admvs", String(6), nullable=False),
     Column("dept_code", String(30), nullable=False, server_default=""),
