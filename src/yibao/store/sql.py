@@ -106,7 +106,7 @@ class SqlStore(SqlAccounts):  # accounts, sessions and the audit log: yibao.stor
         # read more than once in one transaction; the registry does not change under a settlement
         self._institutions: dict[str, InstitutionRecord | None] = {}
         self._persons: dict[str, PersonRecord | None] = {}
-        # rows read ahead (read_ahead), each served once; any write drops them all
+        # rows read ahead (read_ahead), each served once; a write through the driver drops them all
         self._ahead: dict[tuple[str, ...], Any] = {}
 
     # ---------------------------------------------------------------- the driver, on the hot path
@@ -158,9 +158,6 @@ class SqlStore(SqlAccounts):  # accounts, sessions and the audit log: yibao.stor
     def record(self, cls: type[R], statement: str, params: Sequence[Any]) -> R | None:
         row = self.sql(statement, params).fetchone()
         return None if row is None else _make(cls, row, self.postgres)
-
-    def records(self, cls: type[R], statement: str, params: Sequence[Any]) -> list[R]:
-        return [_make(cls, row, self.postgres) for row in self.sql(statement, params).fetchall()]
 
     def read_ahead(self, rows: ReadAhead) -> None:
         """On PostgreSQL, fetch the reads of ``rows`` in one statement (each as a JSON value) and keep

@@ -31,11 +31,10 @@ def utcnow() -> datetime:
 
 
 class Dispatcher:
-    def __init__(self, db: UnitOfWork, admdvs: str = "000000", *, require_sign_in: bool = True) -> None:
+    def __init__(self, db: UnitOfWork, admdvs: str = "000000") -> None:
         self.db = db
         self.admdvs = admdvs
         """This node's region, the first six digits of every inf_refmsgid."""
-        self.require_sign_in = require_sign_in
         self._sign_ins: dict[str, tuple[str, datetime]] = {}
         """sign_no → (fixmedins_code, until when this process trusts it without asking the database)"""
 
@@ -54,7 +53,7 @@ class Dispatcher:
         txn = TRANSACTIONS.get(env.base_infno)
         if txn is None:
             return self.error(f"infno: 交易 {env.infno} 暂不支持", received)
-        if self.require_sign_in and txn.infno != SIGN_IN:
+        if txn.infno != SIGN_IN:
             try:
                 self.check_signed_in(env, received)
             except DomainError as exc:
