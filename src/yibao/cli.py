@@ -22,6 +22,7 @@ from yibao.sim.cli import sim_app
 from yibao.store import loading, migrate
 from yibao.store.database import Database
 from yibao.store.engine import make_engine
+from yibao.voucher_cli import voucher_app
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -226,3 +227,4 @@ app.add_typer(sim_app, name="sim")
 app.add_typer(user_app, name="user")
 app.add_typer(gateway_app, name="gateway")
 app.add_typer(data_key_app, name="data-key")
+app.add_typer(voucher_app, name="voucher")

@@ -39,18 +39,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives import hmac as crypto_hmac
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from sqlalchemy.engine import URL, make_url
 
 from yibao.app.records import PersonRecord
+from yibao.crypto import keyfile
+from yibao.crypto.sm import Unsealed, sm4_gcm_open, sm4_gcm_seal
 
 ENV = "YIBAO_DATA_KEY_FILE"
 T = TypeVar("T")
-NONCE = 12
-TAG = 16
 _KEY_LINE = re.compile(r"^(v[1-9][0-9]{0,8}|lookup)\s+([0-9a-fA-F]+)$")
 HEADER = (
     "# yibao personal-data keys (docs/security.md, 'Personal data at rest'). Keep this file outside the\n"
@@ -142,7 +140,6 @@ class PersonalData:
 
     def _set(self, ring: KeyRing) -> None:
         self.ring = ring
-        self._algorithms = {k: algorithms.SM4(v) for k, v in ring.keys.items()}
         self._newest = ring.newest
         self._prefix = f"v{ring.newest}:"
         self._lookup = crypto_hmac.HMAC(ring.lookup, hashes.SM3())
@@ -176,11 +173,8 @@ class PersonalData:
     def seal(self, value: str, context: str) -> str:
         """``value`` encrypted under the newest key, bound to ``context`` (e.g. ``certno/<psn_no>``)."""
         key_id = self.newest
-        nonce = os.urandom(NONCE)
-        enc = Cipher(self._algorithms[key_id], modes.GCM(nonce)).encryptor()
-        enc.authenticate_additional_data(context.encode())
-        body = enc.update(value.encode()) + enc.finalize()
-        return f"v{key_id}:{base64.b64encode(nonce + body + enc.tag).decode()}"
+        sealed = sm4_gcm_seal(self.ring.keys[key_id], value.encode(), context.encode())
+        return f"v{key_id}:{base64.b64encode(sealed).decode()}"
 
     def open(self, stored: str, context: str) -> str:
         """The clear value of a sealed one; Tampered if it does not decrypt under the key it names."""
@@ -188,23 +182,19 @@ class PersonalData:
         if not sep or head[:1] != "v" or not head[1:].isdigit():
             raise Tampered(f"{context}: not a sealed value")
         key_id = int(head[1:])
-        algorithm = self._algorithms.get(key_id)
-        if algorithm is None:
+        key = self.ring.keys.get(key_id)
+        if key is None:
             self.reload()
-            algorithm = self._algorithms.get(key_id)
-            if algorithm is None:
+            key = self.ring.keys.get(key_id)
+            if key is None:
                 raise DataKeyError(f"{context}: key v{key_id} is not in {self.path}")
         try:
             blob = base64.b64decode(body, validate=True)
         except binascii.Error:
             raise Tampered(f"{context}: not base64") from None
-        if len(blob) < NONCE + TAG:
-            raise Tampered(f"{context}: too short")
-        dec = Cipher(algorithm, modes.GCM(blob[:NONCE], blob[-TAG:])).decryptor()
-        dec.authenticate_additional_data(context.encode())
         try:
-            return (dec.update(blob[NONCE:-TAG]) + dec.finalize()).decode()
-        except InvalidTag:
+            return sm4_gcm_open(key, blob, context.encode()).decode()
+        except Unsealed:
             raise Tampered(f"{context}: does not decrypt (changed, or not this row's)") from None
 
     def key_of(self, stored: str) -> int:
@@ -284,8 +274,7 @@ READ_COLUMNS = (
 
 
 def user_key_file() -> Path:
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "yibao" / "data-keys"
+    return keyfile.user_data_dir() / "data-keys"
 
 
 def key_file_for(url: str | URL) -> tuple[Path, bool]:
@@ -342,29 +331,12 @@ def forget(path: Path | None = None) -> None:
 def make_key_file(path: Path, ring: KeyRing) -> bool:
     """Write a new key file (mode 600) unless one exists; whether this call made it. Safe against a
     race with another process: the file appears complete or not at all."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(ring.text())
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            return False
-        return True
-    finally:
-        tmp.unlink(missing_ok=True)
+    return keyfile.create_new(path, ring.text())
 
 
 def write_key_file(path: Path, ring: KeyRing) -> None:
     """Replace the key file atomically (mode 600)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(ring.text())
-    os.replace(tmp, path)
+    keyfile.replace(path, ring.text())
 
 
 def _read(path: Path) -> str:
