@@ -29,6 +29,7 @@ from yibao.domain.money import Fen
 from yibao.store import tables as t
 from yibao.store.database import Database
 from yibao.store.personal import PersonalData, personal_for
+from yibao.store.sql import counter_totals
 
 AMOUNTS = [c.name for c in t.settlement.columns if isinstance(c.type, BigInteger)]
 LIABILITIES = ("acct", "payable")  # accounts that hold what is owed: credits should not fall below debits
@@ -138,14 +139,7 @@ class SqlDashboard:
         return None if row is None else credit_balance(int(row[0]), int(row[1]))
 
     def counter_totals(self, psn_no: str, year: str) -> list[tuple[str, str, str, Fen]]:
-        c = t.counter_delta.c
-        q = (
-            select(c.insutype, c.period, c.key, func.sum(c.delta))
-            .where(c.psn_no == psn_no, c.period.startswith(year))
-            .group_by(c.insutype, c.period, c.key)
-            .order_by(c.insutype, c.period, c.key)
-        )
-        return [(i, p, k, int(v)) for i, p, k, v in self.conn.execute(q)]
+        return counter_totals(self.conn, psn_no, year)
 
     # ---------------------------------------------------------------- settlements
 

@@ -643,14 +643,7 @@ class SqlStore(SqlAccounts):  # accounts, sessions and the audit log: yibao.stor
         return {(key, period): int(delta) for key, period, delta in rows}
 
     def counter_totals(self, psn_no: str, year: str) -> list[tuple[str, str, str, Fen]]:
-        c = t.counter_delta.c
-        q = (
-            select(c.insutype, c.period, c.key, func.sum(c.delta))
-            .where(c.psn_no == psn_no, c.period.startswith(year))
-            .group_by(c.insutype, c.period, c.key)
-            .order_by(c.insutype, c.period, c.key)
-        )
-        return [(i, p, k, int(total)) for i, p, k, total in self.conn.execute(q)]
+        return counter_totals(self.conn, psn_no, year)
 
     def totals(
         self, fixmedins_code: str, insutype: str | None, clr_type: str, begin: datetime, end: datetime
@@ -900,6 +893,18 @@ def _balance(rows: Rows, _typed: bool) -> Fen:
 
 
 _CONVERTERS: dict[tuple[type[Any], bool], list[tuple[int, Any]]] = {}
+
+
+def counter_totals(conn: Connection, psn_no: str, year: str) -> list[tuple[str, str, str, Fen]]:
+    """A person's year-to-date counters: (insutype, period, key, total), for 5206 and the console."""
+    c = t.counter_delta.c
+    q = (
+        select(c.insutype, c.period, c.key, func.sum(c.delta))
+        .where(c.psn_no == psn_no, c.period.startswith(year))
+        .group_by(c.insutype, c.period, c.key)
+        .order_by(c.insutype, c.period, c.key)
+    )
+    return [(i, p, k, int(total)) for i, p, k, total in conn.execute(q)]
 
 
 @cache

@@ -269,15 +269,19 @@ def console_router(
         set_session_cookie(request, response, CONSOLE_COOKIE, token)
         return response
 
-    @router.post("/console/logout")
-    def logout(request: Request) -> Response:
+    def signed_out(request: Request, cookie: str, target: str) -> Response:
+        """End the session of ``cookie`` (console or portal) and go to ``target``."""
         who = principal_of(request)
-        token = request.cookies.get(CONSOLE_COOKIE, "")
+        token = request.cookies.get(cookie, "")
         if who is not None:
             write(lambda store: account.logout(store, token, who, utc_now(), client_ip(request)))
-        response = RedirectResponse("/console/login", status_code=303)
-        response.delete_cookie(CONSOLE_COOKIE, path="/", httponly=True, samesite="strict")
+        response = RedirectResponse(target, status_code=303)
+        response.delete_cookie(cookie, path="/", httponly=True, samesite="strict")
         return response
+
+    @router.post("/console/logout")
+    def logout(request: Request) -> Response:
+        return signed_out(request, CONSOLE_COOKIE, "/console/login")
 
     # ---- the figures
 
@@ -529,13 +533,7 @@ def console_router(
 
     @router.post("/portal/logout")
     def portal_logout(request: Request) -> Response:
-        who = principal_of(request)
-        token = request.cookies.get(PORTAL_COOKIE, "")
-        if who is not None:
-            write(lambda store: account.logout(store, token, who, utc_now(), client_ip(request)))
-        response = RedirectResponse("/portal", status_code=303)
-        response.delete_cookie(PORTAL_COOKIE, path="/", httponly=True, samesite="strict")
-        return response
+        return signed_out(request, PORTAL_COOKIE, "/portal")
 
     return router
 
