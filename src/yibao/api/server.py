@@ -20,12 +20,16 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.types import Receive, Scope, Send
 
 from yibao import __version__
+from yibao.api import ec
+from yibao.api.ec import CodeQuery
 from yibao.api.fsi.dispatch import Dispatcher, utcnow
 from yibao.api.fsi.gateway import Gateway, GatewayError
 from yibao.api.fsi.transactions import PATHS, TRANSACTIONS
 from yibao.app.files import FileContent
+from yibao.app.voucher import REFUSALS
 from yibao.store.dashboard import SqlDashboardSource
 from yibao.store.database import Database
+from yibao.voucher.authority import Authority
 from yibao.web import console_router
 
 JSON = "application/json"
@@ -79,7 +83,8 @@ def create_app(db: Database | None = None, gateway: Gateway | None = None) -> Na
         description="The national interface (定点医药机构接口). Every transaction is reachable at its "
         "service path and at the single entry /fsi/api/callService with `infno` in the body.",
     )
-    dispatcher = Dispatcher(database, os.environ.get("YIBAO_ADMDVS", "000000"))
+    authority = Authority.load()
+    dispatcher = Dispatcher(database, os.environ.get("YIBAO_ADMDVS", "000000"), codes=authority)
 
     app.openapi = lambda: fsi_openapi(app)  # type: ignore[method-assign]
 
@@ -90,7 +95,7 @@ def create_app(db: Database | None = None, gateway: Gateway | None = None) -> Na
     # the console (/console) and portal (/portal); accounts, sessions and the audit log in the same database
     app.include_router(console_router(SqlDashboardSource(database), database))
 
-    return NationalInterface(app, dispatcher, gateway=gateway)
+    return NationalInterface(app, dispatcher, gateway=gateway, code_query=CodeQuery(database, authority))
 
 
 class NationalInterface:
@@ -103,16 +108,25 @@ class NationalInterface:
     """
 
     def __init__(
-        self, app: FastAPI, dispatcher: Dispatcher, limits: Limits | None = None, gateway: Gateway | None = None
+        self,
+        app: FastAPI,
+        dispatcher: Dispatcher,
+        limits: Limits | None = None,
+        gateway: Gateway | None = None,
+        code_query: CodeQuery | None = None,
     ) -> None:
         self.app = app
         self.dispatcher = dispatcher
+        self.code_query = code_query
         self.gateway = gateway
         self.limits = limits or Limits.from_env()
         self.buckets = RateLimiter(self.limits.rate, self.limits.burst)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
+        if path == ec.PATH and self.code_query is not None and scope["type"] == "http" and scope["method"] == "POST":
+            await self.query_code(scope, receive, send)
+            return
         if scope["type"] != "http" or scope["method"] != "POST" or not path.startswith(PREFIX):
             await self.app(scope, receive, send)
             return
@@ -134,6 +148,27 @@ class NationalInterface:
                 answer = self.dispatcher.error(str(exc), utcnow())
             else:
                 answer = self.dispatcher.handle(body, infno, caller)
+        await self.send(send, answer)
+
+    async def query_code(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """ec.query (yibao.api.ec): the same limits and gateway check as the interface's messages."""
+        assert self.code_query is not None
+        body = await self.read_body(scope, receive, "ec.query")
+        if isinstance(body, str):
+            await self.send(send, ec.answer(REFUSALS["field"][0], body))
+            return
+        caller = None
+        if self.gateway is not None:
+            try:
+                sent = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+                caller = self.gateway.verify(sent, body)
+            except GatewayError as exc:
+                await self.send(send, ec.answer(REFUSALS["field"][0], str(exc)))
+                return
+        await self.send(send, self.code_query.handle(body, caller))
+
+    @staticmethod
+    async def send(send: Send, answer: str | FileContent) -> None:
         if isinstance(answer, FileContent):
             disposition = f"attachment; filename*=UTF-8''{quote(answer.filename)}"
             headers = [(b"content-type", b"application/octet-stream"), (b"content-disposition", disposition.encode())]
@@ -167,7 +202,7 @@ class NationalInterface:
 
 
 UPLOAD = "9101"
-_INSTITUTION = re.compile(rb'"fixmedins_code"\s*:\s*"?([^",}\s]{0,40})')
+_INSTITUTION = re.compile(rb'"(?:fixmedins_code|orgId)"\s*:\s*"?([^",}\s]{0,40})')
 
 
 def _institution_of(body: bytes) -> str:

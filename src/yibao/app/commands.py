@@ -403,3 +403,14 @@ class DictionaryQuery:
     admdvs: str = ""
     date: Day | None = None
     valiFlag: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class QrCodeRead:
+    """1162 data: a voucher code read at the counter (the national names, camelCase as in ec.query)."""
+
+    ecQrCode: str = ""
+    businessType: str = ""
+    mdtrt_cert_type: str = "01"
+    termId: str = ""
+    termIp: str = ""

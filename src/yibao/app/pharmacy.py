@@ -25,7 +25,7 @@ def purchase(
     if commit:
         store.lock_person(cmd.psn_no)
     person = known_person(store, cmd.psn_no, "input.data")
-    check_certificate(person, cmd.mdtrt_cert_type, cmd.mdtrt_cert_no, "input.data")
+    check_certificate(store, ctx, person, cmd.mdtrt_cert_type, cmd.mdtrt_cert_no, "input.data")
     insurance = active_insurance(store, cmd.psn_no, cmd.insutype, "input.data")
     if not feedetail:
         raise Refused("input.feedetail", "费用明细不能为空")

@@ -28,6 +28,7 @@ from yibao.app.records import (
     SignInRecord,
     VisitRecord,
 )
+from yibao.app.voucher import VoucherStore
 from yibao.domain.catalog import Catalog
 from yibao.domain.classification import LineResult
 from yibao.domain.ledger import LedgerFacts, Transfer
@@ -87,8 +88,9 @@ class ReferenceQuery:
     """Rows whose begndate..enddate holds this date."""
 
 
-class Store(AccountStore, AuditStore, Protocol):
-    """Also the console's accounts, sessions and audit log (``yibao.app.accounts``, ``yibao.app.audit``)."""
+class Store(AccountStore, AuditStore, VoucherStore, Protocol):
+    """Also the console's accounts, sessions and audit log (``yibao.app.accounts``, ``yibao.app.audit``)
+    and the electronic vouchers (``yibao.app.voucher``)."""
 
     # ---- identifiers and locks
     def new_id(self, prefix: str, admdvs: str) -> str: ...

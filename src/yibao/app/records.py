@@ -5,8 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from yibao.domain.money import Fen
+
+if TYPE_CHECKING:
+    from yibao.app.voucher import CodeVerifier
 
 LOCAL = timezone(timedelta(hours=8), "Asia/Shanghai")  # no daylight saving
 """Dates of settlements, years of counters and the interface's times are local; the database keeps UTC."""
@@ -35,6 +39,8 @@ class Context:
     """The local (Asia/Shanghai) date: settlement dates and years are local."""
     mdtrtarea_admvs: str = ""
     opter: str = ""
+    codes: CodeVerifier | None = None
+    """What verifies voucher codes (1162), if this node reads them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +166,8 @@ class SettlementRow:
     amounts: dict[str, Fen]
     """setlinfo amounts by national field name."""
     setl_proc_info: str = ""
+    mdtrt_cert_type: str = ""
+    """The certificate shown at settlement: 01 voucher (ecToken), 02 ID card, 03 social security card."""
 
 
 @dataclass(frozen=True, slots=True)

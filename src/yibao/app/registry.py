@@ -6,6 +6,7 @@ from yibao.app.commands import BenefitCheck, InstitutionQuery, PersonQuery
 from yibao.app.errors import NotFound, Refused
 from yibao.app.ports import Store
 from yibao.app.records import Context, PersonRecord
+from yibao.app.voucher import person_of_ec_token
 from yibao.domain.claim import age_on
 from yibao.domain.codes import Insutype, MdtrtCertType, PsnInsuStas
 from yibao.domain.errors import DomainError
@@ -13,7 +14,7 @@ from yibao.domain.money import fen_to_yuan
 from yibao.domain.policy import select_policy
 
 
-def find_person(store: Store, q: PersonQuery) -> PersonRecord:
+def find_person(store: Store, ctx: Context, q: PersonQuery) -> PersonRecord:
     node = "input.data"
     if q.mdtrt_cert_type == MdtrtCertType.ID_CARD:
         person = store.person_by_certno(q.mdtrt_cert_no)
@@ -24,7 +25,7 @@ def find_person(store: Store, q: PersonQuery) -> PersonRecord:
         if person is not None and person.card_sn != q.card_sn:
             raise Refused(f"{node}.card_sn", "卡识别码与社会保障卡不符")
     elif q.mdtrt_cert_type == MdtrtCertType.E_VOUCHER:
-        raise Refused(f"{node}.mdtrt_cert_type", "医保电子凭证(01)尚未开通，请使用身份证(02)或社保卡(03)")
+        person = store.person(person_of_ec_token(store, q.mdtrt_cert_no, ctx.fixmedins_code, ctx.now, node))
     else:
         raise Refused(f"{node}.mdtrt_cert_type", f"{q.mdtrt_cert_type} 不是有效的就诊凭证类型")
     if person is None:
@@ -36,7 +37,7 @@ def find_person(store: Store, q: PersonQuery) -> PersonRecord:
 
 def person_info(store: Store, ctx: Context, q: PersonQuery) -> dict[str, object]:
     """1101 人员信息获取: baseinfo, insuinfo (with the personal account balance) and idetinfo."""
-    person = find_person(store, q)
+    person = find_person(store, ctx, q)
     insuinfo = [
         {
             "balc": fen_to_yuan(store.account_balance(person.psn_no)) if ins.insutype == Insutype.EMPLOYEE_BASIC else 0,

@@ -28,6 +28,7 @@ from yibao.app.records import (
     VisitRecord,
     local_date,
 )
+from yibao.app.voucher import check_ec_token
 from yibao.domain.catalog import Catalog
 from yibao.domain.claim import Claim, FeeLine, Person, Visit, age_on
 from yibao.domain.codes import ClrType, FundPayType
@@ -65,6 +66,8 @@ class Computed:
 def compute(store: Store, ctx: Context, cmd: SettleIn, kind: str) -> Computed:
     """Everything a settlement needs, and the calculator's answer; writes nothing."""
     year, month = f"{ctx.today:%Y}", f"{ctx.today:%Y-%m}"
+    if cmd.mdtrt_cert_type == "01":
+        check_ec_token(store, cmd.mdtrt_cert_no, ctx.fixmedins_code, cmd.psn_no, ctx.infno, ctx.now, "input.data")
     store.read_ahead(
         ReadAhead(
             institution=ctx.fixmedins_code,
@@ -198,11 +201,11 @@ def settle(store: Store, ctx: Context, cmd: SettleIn, kind: str) -> tuple[dict[s
     c = compute(store, ctx, cmd, kind)
     if kind == "inpatient" and not cmd.mid_setl_flag and c.visit.status != "discharged":
         raise Refused("input.data.mid_setl_flag", f"{c.visit.mdtrt_id} 未办理出院，只能中途结算")
-    setl_id = record(store, ctx, c, kind, cmd.mid_setl_flag)
+    setl_id = record(store, ctx, c, kind, cmd.mid_setl_flag, cmd.mdtrt_cert_type)
     return settlement_output(c, setl_id, ctx), setl_id
 
 
-def record(store: Store, ctx: Context, c: Computed, kind: str, mid_setl_flag: bool) -> str:
+def record(store: Store, ctx: Context, c: Computed, kind: str, mid_setl_flag: bool, cert_type: str = "") -> str:
     """Write a computed settlement: the rows, the counters, the ledger posting, the lines' link."""
     setl_id = store.new_id("S", c.visit.mdtrtarea_admvs)
     info = c.result.setlinfo
@@ -225,6 +228,7 @@ def record(store: Store, ctx: Context, c: Computed, kind: str, mid_setl_flag: bo
             policy_name=c.result.policy_name,
             amounts={name: getattr(info, name) for name in SETLINFO_FIELDS},
             setl_proc_info="\n".join(c.result.trace),
+            mdtrt_cert_type=cert_type or c.visit.mdtrt_cert_type,
         ),
         [
             FundRowRecord(

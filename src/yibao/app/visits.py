@@ -21,6 +21,7 @@ from yibao.app.commands import (
 from yibao.app.errors import NotFound, Refused
 from yibao.app.ports import ReadAhead, Store
 from yibao.app.records import Context, FeeLineRecord, InstitutionRecord, PersonRecord, VisitRecord
+from yibao.app.voucher import check_ec_token
 from yibao.domain.claim import FeeLine, age_on
 from yibao.domain.classification import LineContext, classify_line, line_total
 from yibao.domain.money import fen_to_yuan
@@ -36,8 +37,13 @@ def known_person(store: Store, psn_no: str, node: str) -> PersonRecord:
     return person
 
 
-def check_certificate(person: PersonRecord, cert_type: str, cert_no: str, node: str) -> None:
-    """The credential shown at the counter must belong to the person (02 ID card, 03 social security card)."""
+def check_certificate(
+    store: Store, ctx: Context, person: PersonRecord, cert_type: str, cert_no: str, node: str
+) -> None:
+    """The credential shown at the counter must belong to the person (01 an ecToken of this institution
+    and business, 02 ID card, 03 social security card)."""
+    if cert_type == "01":
+        check_ec_token(store, cert_no, ctx.fixmedins_code, person.psn_no, ctx.infno, ctx.now, node)
     if cert_type == "02" and cert_no and cert_no != person.certno:
         raise Refused(f"{node}.mdtrt_cert_no", "身份证号与人员不符")
     if cert_type == "03" and cert_no and cert_no != person.card_no:
@@ -74,7 +80,7 @@ def register(store: Store, ctx: Context, cmd: Register) -> dict[str, object]:
     store.read_ahead(ReadAhead(institution=ctx.fixmedins_code, person=cmd.psn_no, insurance=(cmd.psn_no, cmd.insutype)))
     inst = caller(store, ctx, hospital=True)
     person = known_person(store, cmd.psn_no, "input.data")
-    check_certificate(person, cmd.mdtrt_cert_type, cmd.mdtrt_cert_no, "input.data")
+    check_certificate(store, ctx, person, cmd.mdtrt_cert_type, cmd.mdtrt_cert_no, "input.data")
     visit = open_visit(
         store, ctx, inst, person, cmd.insutype, "input.data",
         med_type=cmd.med_type, kind="outpatient", ipt_otp_no=cmd.ipt_otp_no, begntime=cmd.begntime,
@@ -115,7 +121,7 @@ def admit(store: Store, ctx: Context, cmd: Admission, diseinfo: Sequence[dict[st
     """2401 入院办理."""
     inst = caller(store, ctx, hospital=True)
     person = known_person(store, cmd.psn_no, "input.mdtrtinfo")
-    check_certificate(person, cmd.mdtrt_cert_type, cmd.mdtrt_cert_no, "input.mdtrtinfo")
+    check_certificate(store, ctx, person, cmd.mdtrt_cert_type, cmd.mdtrt_cert_no, "input.mdtrtinfo")
     if not cmd.med_type.startswith("2") and not cmd.med_type.startswith("52"):
         raise Refused("input.mdtrtinfo.med_type", f"{cmd.med_type} 不是住院类医疗类别")
     if store.open_stay(cmd.psn_no, inst.fixmedins_code):

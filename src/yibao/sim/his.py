@@ -59,6 +59,9 @@ class InterfaceError(RuntimeError):
         self.answer = answer
 
 
+EC_QUERY = "/localcfc/api/hsecfc/localQrCodeQuery"
+
+
 @dataclass
 class HisClient:
     base_url: str
@@ -119,6 +122,14 @@ class HisClient:
         if answer["infcode"] != 0:
             raise InterfaceError(infno, answer["err_msg"], answer)
         return answer["output"]
+
+    def read_code(self, ec_qr_code: str, business_type: str) -> dict[str, Any]:
+        """ec.query: scan a voucher code at this institution's counter; the voucher centre's whole answer
+        ({code, type, message, data}: code 0 with data.ecToken, or a refusal)."""
+        data = {"orgId": self.fixmedins_code, "businessType": business_type, "ecQrCode": ec_qr_code,
+                "operatorId": self.opter, "operatorName": "收费员", "officeId": "A03", "officeName": "内科",
+                "deviceType": "1"}  # fmt: skip
+        return self.post({"transType": "ec.query", "orgId": self.fixmedins_code, "data": data}, EC_QUERY)
 
     def sign_in(self) -> str:
         out = self.call("9001", {"signIn": {"opter_no": self.opter, "mac": "00-00-00-00-00-00", "ip": "127.0.0.1"}})

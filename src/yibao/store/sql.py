@@ -51,6 +51,7 @@ from yibao.store import reference as ref_store
 from yibao.store import tables as t
 from yibao.store.accounts import SqlAccounts
 from yibao.store.personal import READ_COLUMNS, PersonalData, personal_for
+from yibao.store.voucher import SqlVouchers
 
 AMOUNTS = [c.name for c in t.settlement.columns if c.type.__class__.__name__ == "BigInteger"]
 _counter = itertools.count(int.from_bytes(os.urandom(2), "big"))
@@ -98,7 +99,7 @@ class ConfigCache:
             self._version = None
 
 
-class SqlStore(SqlAccounts):  # accounts, sessions and the audit log: yibao.store.accounts
+class SqlStore(SqlAccounts, SqlVouchers):  # accounts, sessions, audit log: store.accounts; vouchers: store.voucher
     def __init__(self, conn: Connection, cache: ConfigCache) -> None:
         self.conn = conn
         self.cache = cache

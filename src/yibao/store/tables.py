@@ -363,6 +363,7 @@ settlement = Table(
     money("balc"),
     money("acct_mulaid_pay"),
     Column("setl_proc_info", Text, nullable=False, server_default=""),
+    Column("mdtrt_cert_type", String(3), nullable=False, server_default=""),  # 01 voucher, 02 ID card, 03 card
     Index("ix_settlement_ins_time", "fixmedins_code", "setl_time"),
     Index("ix_settlement_time", "setl_time"),  # the console's figures of the day
 )
@@ -460,4 +461,44 @@ clearing_application = Table(
     Column("psntime", Integer, nullable=False),
     Column("status", String(1), nullable=False),  # 1 applied, 0 cancelled
     Column("created_at", DateTime, nullable=False),
+)
+
+
+# ---------------------------------------------------------------- the electronic voucher (docs/voucher.md)
+
+voucher = Table(
+    "voucher",
+    metadata,
+    Column("ec_index_no", String(32), primary_key=True),
+    Column("psn_no", String(30), nullable=False, unique=True),
+    Column("device_id", String(64), nullable=False),
+    Column("status", String(1), nullable=False),  # 1 active, 2 suspended
+    Column("activated_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+)
+
+voucher_activation = Table(
+    "voucher_activation",
+    metadata,
+    Column("psn_no", String(30), primary_key=True),
+    Column("code_hash", String(64), nullable=False),
+    Column("device_id", String(64), nullable=False),
+    Column("expires_at", DateTime, nullable=False),
+    Column("tries", Integer, nullable=False, server_default="0"),
+)
+
+voucher_use = Table(  # one row per code redeemed: "each code once" is its primary key
+    "voucher_use",
+    metadata,
+    Column("key_id", Integer, primary_key=True),
+    Column("nonce", String(16), primary_key=True),  # hex
+    Column("expires_at", DateTime, nullable=False),
+    Column("ec_index_no", String(32), nullable=False),
+    Column("psn_no", String(30), nullable=False),
+    Column("fixmedins_code", String(30), nullable=False),
+    Column("business_type", String(5), nullable=False),
+    Column("ec_token", String(64), nullable=False, unique=True),
+    Column("used_at", DateTime, nullable=False),
+    Index("ix_voucher_use_psn", "psn_no", "used_at"),
+    Index("ix_voucher_use_time", "used_at"),
 )

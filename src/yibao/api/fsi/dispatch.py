@@ -19,6 +19,7 @@ from yibao.app.files import FileContent
 from yibao.app.ports import UnitOfWork
 from yibao.app.records import Context, LoggedMessage, local_date
 from yibao.app.signin import VALID_FOR, signed_in
+from yibao.app.voucher import CodeVerifier
 from yibao.domain.errors import DomainError
 
 log = logging.getLogger("yibao.fsi")
@@ -31,9 +32,11 @@ def utcnow() -> datetime:
 
 
 class Dispatcher:
-    def __init__(self, db: UnitOfWork, admdvs: str = "000000") -> None:
+    def __init__(self, db: UnitOfWork, admdvs: str = "000000", codes: CodeVerifier | None = None) -> None:
         self.db = db
         self.admdvs = admdvs
+        self.codes = codes
+        """Verifies voucher codes (1162)."""
         """This node's region, the first six digits of every inf_refmsgid."""
         self._sign_ins: dict[str, tuple[str, datetime]] = {}
         """sign_no → (fixmedins_code, until when this process trusts it without asking the database)"""
@@ -68,6 +71,7 @@ class Dispatcher:
             today=local_date(received),
             mdtrtarea_admvs=env.mdtrtarea_admvs,
             opter=env.opter,
+            codes=self.codes,
         )
         try:
             if not txn.writes:

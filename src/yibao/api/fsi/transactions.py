@@ -30,6 +30,7 @@ from yibao.app import (
     signin,
     statement_detail,
     visits,
+    voucher,
 )
 from yibao.app.ports import Store
 from yibao.app.records import Context
@@ -183,6 +184,8 @@ TRANSACTIONS: dict[str, Transaction] = {
                     ("signInSignOutService/signOut",)),
         Transaction("1101", "人员信息获取", simple(registry.person_info, "data", c.PersonQuery), R,
                     ("fsiPsnInfoService/queryPsnInfo",)),
+        Transaction("1162", "电子凭证读码", simple(voucher.read_code_1162, "data", c.QrCodeRead), W,
+                    ("hsecfc/localQrCodeQuery",)),
         Transaction("1201", "医药机构信息获取", simple(registry.institution_info, "medinsinfo", c.InstitutionQuery), R,
                     ("fsiFixMedInsService/queryFixMedIns",)),
         Transaction("2001", "人员待遇享受检查", simple(registry.benefit_check, "data", c.BenefitCheck), R,
