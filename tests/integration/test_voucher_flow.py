@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from tests.flows import AMOXICILLIN, SUSPENDED, WORKER, certno, ledger_problems, line, now_text, settle_data, upload
 from tests.integration.conftest import his_at
 from yibao.app import voucher as v
+from yibao.app.errors import Refused
 from yibao.sim.his import HisClient, InterfaceError
 from yibao.store import tables
 from yibao.store.database import Database
@@ -84,8 +85,8 @@ def test_a_code_scanned_at_the_counter_carries_the_visit_to_settlement(
     upload(hospital, line("1", mdtrt_id, WORKER, AMOXICILLIN, "2", "12.50"))
 
     # the registration's token is not a settlement's: pay with a second scan, business type 01301
-    refused = pytest.raises(InterfaceError, hospital.call, "2207",
-                            settle_data(WORKER, mdtrt_id, "25.00", mdtrt_cert_type="01", mdtrt_cert_no=token))  # fmt: skip
+    with pytest.raises(InterfaceError) as refused:
+        hospital.call("2207", settle_data(WORKER, mdtrt_id, "25.00", mdtrt_cert_type="01", mdtrt_cert_no=token))
     assert "用码业务类型为 01101" in refused.value.err_msg
     pay = scan(hospital, authority.issue(voucher.ec_index_no, utcnow()).text, "01301")["data"]["ecToken"]
     setl = hospital.call("2207", settle_data(WORKER, mdtrt_id, "25.00", mdtrt_cert_type="01", mdtrt_cert_no=pay))
@@ -146,7 +147,7 @@ def test_an_ec_token_is_the_institutions_and_the_persons_and_expires(
     with db.transaction(write=False) as store:
         use = store.voucher_use(token)
         assert use is not None
-        with pytest.raises(v.Refused, match="已过期"):
+        with pytest.raises(Refused, match="已过期"):
             v.person_of_ec_token(store, token, "H44010600001", use.used_at + v.EC_TOKEN_TTL, "input.data")
 
 
@@ -174,9 +175,9 @@ def test_activation_wants_the_code_sent_and_gives_up_after_five_tries(db: Databa
     code = started[1]
     wrong = f"{(int(code) + 1) % 1_000_000:06d}"
     for _ in range(v.ACTIVATION_TRIES):
-        with db.transaction() as store, pytest.raises(v.Refused, match="验证码不正确"):
+        with db.transaction() as store, pytest.raises(Refused, match="验证码不正确"):
             v.confirm_activation(store, certno(WORKER), wrong, utcnow())
-    with db.transaction() as store, pytest.raises(v.Refused, match="验证码已失效"):
+    with db.transaction() as store, pytest.raises(Refused, match="验证码已失效"):
         v.confirm_activation(store, certno(WORKER), code, utcnow())
     with db.transaction(write=False) as store:
         assert store.voucher_of(WORKER) is None
