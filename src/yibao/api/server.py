@@ -83,7 +83,7 @@ def create_app(db: Database | None = None, gateway: Gateway | None = None) -> Na
         description="The national interface (定点医药机构接口). Every transaction is reachable at its "
         "service path and at the single entry /fsi/api/callService with `infno` in the body.",
     )
-    authority = Authority.load()
+    authority = Authority.load()  # the voucher codes' keys: signs for the portal, verifies for ec.query and 1162
     dispatcher = Dispatcher(database, os.environ.get("YIBAO_ADMDVS", "000000"), codes=authority)
 
     app.openapi = lambda: fsi_openapi(app)  # type: ignore[method-assign]
@@ -93,7 +93,7 @@ def create_app(db: Database | None = None, gateway: Gateway | None = None) -> Na
         return {"status": "ok"}
 
     # the console (/console) and portal (/portal); accounts, sessions and the audit log in the same database
-    app.include_router(console_router(SqlDashboardSource(database), database))
+    app.include_router(console_router(SqlDashboardSource(database), database, codes=authority))
 
     return NationalInterface(app, dispatcher, gateway=gateway, code_query=CodeQuery(database, authority))
 

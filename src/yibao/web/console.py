@@ -42,6 +42,7 @@ from yibao.app.accounts import (
 from yibao.app.audit import Action, AuditEntry
 from yibao.app.dashboard import DashboardSource, DashboardStore, Overview
 from yibao.app.ports import Store, UnitOfWork
+from yibao.app.voucher import CodeIssuer
 from yibao.domain.money import Fen, fen_to_yuan
 from yibao.passwords import Argon2Hasher
 from yibao.web.guard import PORTAL_SELF, SAFE_METHODS, Access, guarded_route, login_url, principal_of, same_origin
@@ -124,9 +125,11 @@ def console_router(
     accounts: UnitOfWork,
     hasher: PasswordHasher | None = None,
     vendor: Path | None = None,
+    codes: CodeIssuer | None = None,
 ) -> APIRouter:
     """The console and the portal, reading through ``source``; accounts, sessions and the audit log
-    through ``accounts``. Every route is checked against ``yibao.web.guard.ROUTES``."""
+    through ``accounts``; ``codes`` signs the voucher codes the portal shows. Every route is checked
+    against ``yibao.web.guard.ROUTES``."""
     files = static_files(vendor or vendor_dir())
     views = templates()
     passwords: PasswordHasher = hasher or Argon2Hasher()
