@@ -21,16 +21,19 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_server(database_url: str, log_path: Path, workers: int = 1) -> Iterator[str]:
+def running_server(
+    database_url: str, log_path: Path, workers: int = 1, env: dict[str, str] | None = None
+) -> Iterator[str]:
     """Start `yibao serve` on a free port over ``database_url`` (already migrated); its base URL.
 
-    The server's output goes to ``log_path``; it is stopped when the block ends.
+    The server's output goes to ``log_path``; ``env`` adds to its environment; it is stopped when the
+    block ends.
     """
     port = free_port()
     with log_path.open("w") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "yibao", "serve", "--port", str(port), "--workers", str(workers), "--no-upgrade"],
-            env={**os.environ, "YIBAO_DATABASE_URL": database_url},
+            env={**os.environ, **(env or {}), "YIBAO_DATABASE_URL": database_url},
             stdout=log,
             stderr=subprocess.STDOUT,
         )

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -143,3 +144,73 @@ def _resealed(personal: PersonalData, sealed: Sealed, row: Sequence[Any]) -> dic
         context = sealed.context(field, key)
         out[f"new_{col}"] = value if not value else personal.seal(personal.open(value, context), context)
     return out
+
+
+@data_key_app.command("rotate-lookup")
+def rotate_lookup(
+    database_url: DbUrl = None,
+    batch: Annotated[int, typer.Option(min=1)] = 2000,
+    wait: Annotated[float, typer.Option(min=0, help="Seconds for running servers to read the new key.")] = (
+        2 * PersonalData.RECHECK
+    ),
+) -> None:
+    """A new lookup key (the HMAC-SM3 key of the ID and card number hashes): the key file keeps the old
+    one as `lookup-previous`, servers look people up under both, every person's hashes are made again,
+    and the old key leaves the file. Safe to stop and run again: it takes up where it stopped."""
+    engine = make_engine(database_url)
+    try:
+        path = key_file_for(engine.url)[0]
+        ring = KeyRing.parse(path.read_text(), str(path))
+        if ring.previous_lookup is None:
+            ring = ring.with_new_lookup()
+            write_key_file(path, ring)
+            forget(path)
+            typer.echo(f"{path}: a new lookup key; waiting {wait:g} s for running servers to read it")
+            time.sleep(wait)
+        personal = personal_for(engine.url)
+        personal.reload()
+        if personal.ring.lookup != ring.lookup:
+            raise DataKeyError(f"{path} changed meanwhile; run again")
+        changed = _rehash(engine, personal, batch)
+        write_key_file(path, replace(ring, previous_lookup=None))
+        forget(path)
+    except (OSError, DataKeyError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    finally:
+        engine.dispose()
+    typer.echo(f"{changed} person(s) hashed under the new lookup key; the previous key has left {path}")
+
+
+def _rehash(engine: Engine, personal: PersonalData, batch: int) -> int:
+    """Hash every person's ID and card number under the current lookup key; how many rows changed."""
+    p = t.person.c
+    change = (
+        update(t.person)
+        .where(p.psn_no == bindparam("key_psn_no"))
+        .values(certno_hash=bindparam("new_certno"), card_no_hash=bindparam("new_card"))
+    )
+    changed, last = 0, ""
+    with engine.connect() as conn:
+        total = int(conn.execute(select(func.count()).select_from(t.person)).scalar_one())
+    with Progress(TextColumn("hashing persons"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()) as bar:
+        task = bar.add_task("person", total=total)
+        done = 0
+        while True:
+            with engine.begin() as conn:
+                q = select(p.psn_no, p.certno_enc, p.certno_hash, p.card_no_enc, p.card_no_hash)
+                rows = conn.execute(q.where(p.psn_no > last).order_by(p.psn_no).limit(batch)).all()
+                if not rows:
+                    return changed
+                updates = []
+                for psn_no, certno_enc, certno_hash, card_enc, card_hash in rows:
+                    certno = personal.lookup(personal.open(certno_enc, f"certno/{psn_no}"))
+                    card = personal.lookup(personal.open(card_enc, f"card_no/{psn_no}")) if card_enc else None
+                    if (certno, card) != (certno_hash, card_hash):
+                        updates.append({"key_psn_no": psn_no, "new_certno": certno, "new_card": card})
+                if updates:
+                    conn.execute(change, updates)
+            changed += len(updates)
+            done += len(rows)
+            last = rows[-1][0]
+            bar.update(task, completed=done)

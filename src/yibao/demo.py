@@ -33,6 +33,7 @@ from yibao.domain.money import fen_to_yuan
 from yibao.passwords import Argon2Hasher
 from yibao.sim.city import build_city
 from yibao.sim.traffic import run_traffic
+from yibao.sms import OUTBOX_ENV
 from yibao.store.dashboard import SqlDashboardSource
 from yibao.store.database import Database
 from yibao.store.engine import make_engine
@@ -72,9 +73,10 @@ def run(
     keys.write_text(secrets.token_hex(32) + "\n")
     gateway = Gateway.from_file(keys)
     base = f"http://127.0.0.1:{port}"
+    sms = db_path.with_suffix(".sms")  # the one-time codes of the e-voucher's activation, one JSON line each
     server = subprocess.Popen(
         [sys.executable, "-m", "yibao", "serve", "--port", str(port), "--workers", "1", "--no-upgrade"],
-        env={**os.environ, "YIBAO_DATABASE_URL": url, "YIBAO_GATEWAY_KEY_FILE": str(keys)},
+        env={**os.environ, "YIBAO_DATABASE_URL": url, "YIBAO_GATEWAY_KEY_FILE": str(keys), OUTBOX_ENV: str(sms)},
     )
     try:
         wait_until_up(base, server)
@@ -84,6 +86,8 @@ def run(
         )
         if portal:
             console.print(f"门户登录 portal sign-in: 身份证号 {portal[0]} · 社保卡号 {portal[1]}")
+            console.print(f"电子凭证激活 e-voucher: {base}/portal/activate 身份证号 {portal[0]} · 姓名 {portal[2]}"
+                          f" · 验证码 one-time code in {sms}")  # fmt: skip
         duration = settlements / rate * 4 + 30 if settlements else 7 * 24 * 3600.0
         with console.status("医院结算中 (Ctrl-C 停止)…") as status:
 
@@ -104,8 +108,9 @@ def run(
     return report_and_check(console, url)
 
 
-def demo_accounts(url: str) -> tuple[str, tuple[str, str] | None]:
-    """An administrator ``admin`` with a new random password; (the password, a person's (certno, card_no))."""
+def demo_accounts(url: str) -> tuple[str, tuple[str, str, str] | None]:
+    """An administrator ``admin`` with a new random password; (the password, a person's (certno, card_no,
+    psn_name))."""
     password = secrets.token_urlsafe(12)
     db = Database(make_engine(url))
     try:
@@ -126,7 +131,7 @@ def demo_accounts(url: str) -> tuple[str, tuple[str, str] | None]:
         found = personal_for(db.engine.url).person_of(row._mapping) if row else None
     finally:
         db.dispose()
-    return password, (found.certno, str(found.card_no)) if found else None
+    return password, (found.certno, str(found.card_no), found.psn_name) if found else None
 
 
 def wait_until_up(base: str, server: subprocess.Popen[bytes]) -> None:

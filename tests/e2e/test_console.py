@@ -336,7 +336,7 @@ def test_portal_fits_a_phone(browser: Browser, site: Site) -> None:
         tab.wait_for_url(re.compile("/portal/me$"))
         assert WORKER not in tab.url and certno(WORKER) not in tab.content()
         assert tab.get_by_test_id("portal-who").inner_text() == "李*敏 · 4401**********2340"
-        assert tab.get_by_test_id("voucher-placeholder").is_visible()
+        assert tab.get_by_test_id("voucher-link").is_visible()
         s = tables.settlement.c
         [(count,)] = query(site.url, select(func.count()).where(s.psn_no == WORKER))
         assert tab.get_by_test_id("portal-settlements").locator("li").count() == count == 5  # with a reversal

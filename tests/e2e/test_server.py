@@ -20,8 +20,12 @@ import pytest
 from tests.databases import BACKENDS, fresh_database, load_demo
 from tests.flows import BLOOD_TEST, RETIREE, WORKER, certno, line, register, settle_data
 from tests.integration.test_settlement_flows import inpatient_stay, outpatient_visit
+from tests.integration.test_voucher_flow import activate, registration, utcnow
 from tests.servers import running_server
 from yibao.sim.his import HisClient
+from yibao.store.database import Database
+from yibao.store.engine import make_engine
+from yibao.voucher.authority import Authority
 
 
 def yibao(*args: str, url: str) -> subprocess.CompletedProcess[str]:
@@ -92,4 +96,31 @@ def test_concurrent_settlements_of_one_person_never_overspend(server: tuple[str,
     assert sum(r["acct_pay"] for r in results) == Decimal("5000.00")
     assert all(r["balc"] >= 0 for r in results)
     assert sorted(r["balc"] for r in results)[0] == Decimal("0.00")
+    assert ledger_check(url) == []
+
+
+def test_a_visit_by_voucher_over_real_http(server: tuple[str, str]) -> None:
+    """The counter scans the phone's code twice at once (two workers): one ecToken. Then the visit."""
+    base, url = server
+    db = Database(make_engine(url))
+    try:
+        ec_index_no = activate(db, WORKER).ec_index_no
+    finally:
+        db.dispose()
+    authority = Authority.load()  # the same key files as the server's (a developer's machine)
+    counters = [HisClient(base, "H44010600001", "广州市第一人民医院") for _ in range(2)]
+    code = authority.issue(ec_index_no, utcnow()).text
+    with ThreadPoolExecutor(2) as pool:
+        answers = list(pool.map(lambda his: his.read_code(code, "01101"), counters))
+    assert sorted(a["code"] for a in answers) == [0, 500163]
+    token = next(a["data"]["ecToken"] for a in answers if a["code"] == 0)
+
+    his = counters[0]
+    psn = his.call("1101", {"data": {"mdtrt_cert_type": "01", "mdtrt_cert_no": token, "psn_cert_type": "01"}})
+    assert psn["baseinfo"]["psn_no"] == WORKER
+    mdtrt_id = his.call("2201", registration(WORKER, token))["data"]["mdtrt_id"]
+    his.call("2204", {"feedetail": [line("1", mdtrt_id, WORKER, BLOOD_TEST, "1", "30")]})
+    pay = his.read_code(authority.issue(ec_index_no, utcnow()).text, "01301")["data"]["ecToken"]
+    setl = his.call("2207", settle_data(WORKER, mdtrt_id, "30", mdtrt_cert_type="01", mdtrt_cert_no=pay))
+    assert setl["setlinfo"]["medfee_sumamt"] == 30
     assert ledger_check(url) == []

@@ -62,7 +62,9 @@ def test_the_city_is_in_the_database_and_the_books_balance(city: City) -> None:
             t.region: 1, t.person: PERSONS, t.insurance: PERSONS, t.identity: c["identities"],
             t.institution: INSTITUTIONS, t.practitioner: c["practitioners"], t.catalog_item: len(catalogue()),
             t.policy_version: 3, t.ledger_account: c["accounts"] + 1, t.ledger_transfer: c["accounts"],
+            t.voucher: c["vouchers"],
         }  # fmt: skip
+        assert PERSONS * 0.2 < c["vouchers"] < PERSONS * 0.4, c  # about 3 in 10 activated a voucher
         assert {table.name: count(engine, table) for table in expected} == {k.name: v for k, v in expected.items()}
         with engine.connect() as conn:
             a = t.ledger_account.c
@@ -99,6 +101,8 @@ def test_traffic_settles_every_conversation(city: City, server: str) -> None:
     assert sum(tally.failed.values()) == 0 and tally.cut_short == 0
     assert min(tally.kinds["outpatient"], tally.kinds["inpatient"], tally.kinds["pharmacy"]) > 0, tally.kinds
     assert tally.reversals > 0 and tally.ok["9001"] > 0 and tally.ok["1101"] == sum(tally.kinds.values())
+    # a share of the visits of persons with a voucher are made with it: one code read (and one more to pay)
+    assert tally.by_voucher > 0 and tally.ok["ec.query"] >= tally.by_voucher, "\n".join(report.lines())
     assert {"2201", "2204", "2206", "2207", "2401", "2301", "2303", "2304", "2402", "2102"} <= set(tally.ok)
     assert tally.settlements >= 20 and report.settlements_per_second > 0
 
@@ -106,13 +110,16 @@ def test_traffic_settles_every_conversation(city: City, server: str) -> None:
     try:
         s = t.settlement.c
         with engine.connect() as conn:
-            rows = conn.execute(select(s.insutype, s.medfee_sumamt, s.revs_setl_id)).all()
+            rows = conn.execute(select(s.insutype, s.medfee_sumamt, s.revs_setl_id, s.mdtrt_cert_type)).all()
+            uses = conn.execute(select(func.count()).select_from(t.voucher_use)).scalar_one()
             settlements = conn.execute(select(func.count()).select_from(t.settlement)).scalar_one()
     finally:
         engine.dispose()
     # every settlement the clients were told of is in the database, and nothing else
     assert settlements == tally.settlements + tally.reversals == len(rows)
     assert sum(1 for r in rows if r.revs_setl_id) == tally.reversals
+    assert sum(1 for r in rows if r.mdtrt_cert_type == "01" and not r.revs_setl_id) == tally.by_voucher
+    assert uses == tally.ok["ec.query"] and {r.mdtrt_cert_type for r in rows} == {"01", "02"}
     assert fen_to_yuan(sum(r.medfee_sumamt for r in rows)) == tally.money["medfee_sumamt"] > Decimal(0)
     assert {r.insutype for r in rows} == {"310", "390"}  # residents settle under the illustrative policy
     check = yibao("ledger", "check", url=city.url)
@@ -160,6 +167,7 @@ def test_both_databases_hold_the_same_city(tmp_path: Path) -> None:
                                 (t.practitioner, t.practitioner.columns),
                                 (t.ledger_account, t.ledger_account.columns),
                                 (t.ledger_transfer, [c for c in t.ledger_transfer.columns if c.name != "id"]),
+                                (t.voucher, t.voucher.columns),
                             )
                         }
                     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -11,11 +12,12 @@ from sqlalchemy import select, update
 
 from tests.flows import WORKER, certno, person_info, register, row_counts
 from tests.integration.test_interface_envelope import register_input
-from yibao.api.fsi.gateway import RIO, SM3, Gateway, rio_headers
+from yibao.api.fsi.gateway import RIO, SM3, Gateway, GatewayError, caller_secret, rio_headers
 from yibao.api.server import create_app
 from yibao.sim.his import HisClient, InterfaceError
 from yibao.store import tables
 from yibao.store.database import Database
+from yibao.store.nonces import SqlNonces
 
 KEY = bytes(range(32))
 PSN = {"data": {"mdtrt_cert_type": "02", "mdtrt_cert_no": certno(WORKER), "psn_cert_type": "01"}}
@@ -110,3 +112,22 @@ def test_a_message_answered_before_its_sign_out_is_answered_again_after(http: Te
     assert row_counts(db) == before
     another = his.post(his.envelope("2201", register_input(WORKER)))  # a new message is refused
     assert another["err_msg"] == f"sign_no: {his.sign_no} 已签退，请重新签到(9001)"
+
+
+def test_a_nonce_used_at_one_worker_is_refused_at_every_other(db: Database) -> None:
+    """Two worker processes' gateways over one database (as on PostgreSQL): a replay sent to the
+    other worker is refused too; rows older than the window are forgotten."""
+    first, second = (Gateway([KEY], nonces=SqlNonces(db.engine)) for _ in range(2))
+    token = caller_secret(KEY, RIO, "H44010600001")
+    headers = rio_headers("H44010600001", token)
+    assert first.verify(headers, b"{}").fixmedins_code == "H44010600001"
+    with pytest.raises(GatewayError, match="x-tif-nonce: 已使用过"):
+        second.verify(headers, b"{}")
+    assert second.verify(rio_headers("H44010600001", token), b"{}").style == RIO  # a fresh nonce passes
+
+    late = SqlNonces(db.engine)
+    assert late.first_use("H44010600001", "n-late", time.time() + 5, forget_before=time.time() + 1)  # purges the rest
+    with db.transaction(write=False) as store:
+        left = store.conn.execute(select(tables.gateway_nonce.c.nonce)).scalars().all()
+    assert left == ["n-late"]
+    assert (db.shared_nonces() is None) == db.sqlite

@@ -90,7 +90,7 @@ def test_a_code_scanned_at_the_counter_carries_the_visit_to_settlement(
     assert "用码业务类型为 01101" in refused.value.err_msg
     pay = scan(hospital, authority.issue(voucher.ec_index_no, utcnow()).text, "01301")["data"]["ecToken"]
     setl = hospital.call("2207", settle_data(WORKER, mdtrt_id, "25.00", mdtrt_cert_type="01", mdtrt_cert_no=pay))
-    assert setl["setlinfo"]["medfee_sumamt"] == 25
+    assert (setl["setlinfo"]["medfee_sumamt"], setl["setlinfo"]["mdtrt_cert_type"]) == (25, "01")
     with db.transaction(write=False) as store:
         row = store.settlement(setl["setlinfo"]["setl_id"])
         uses = store.voucher_uses(WORKER, 10)
@@ -181,3 +181,23 @@ def test_activation_wants_the_code_sent_and_gives_up_after_five_tries(db: Databa
         v.confirm_activation(store, certno(WORKER), code, utcnow())
     with db.transaction(write=False) as store:
         assert store.voucher_of(WORKER) is None
+
+
+@pytest.mark.parametrize(
+    ("body", "code", "names"),
+    [
+        (b"{not json", v.MALFORMED, "JSON"),
+        (b"[]", v.MALFORMED, "JSON对象"),
+        (b'{"transType": "ec.pay", "orgId": "H44010600001", "data": {}}', 500100, "transType"),
+        (b'{"transType": "ec.query", "orgId": "H44010600001"}', 500100, "data"),
+        (b'{"transType": "ec.query", "data": {"businessType": "01101", "ecQrCode": "X"}}', 500100, "orgId"),
+        (b'{"transType": "ec.query", "orgId": "H44010600001", "data": {"businessType": "01101"}}', 500100,
+         "data.ecQrCode"),
+        (b'{"transType": "ec.query", "orgId": "H44010600001", "data": {"orgId": "H44010600002", "ecQrCode": "X"}}',
+         500100, "data.orgId"),
+    ],
+)  # fmt: skip
+def test_a_malformed_query_names_what_is_wrong(http: TestClient, body: bytes, code: int, names: str) -> None:
+    answer = http.post("/localcfc/api/hsecfc/localQrCodeQuery", content=body).json()
+    assert (answer["code"], answer["type"], answer["data"]) == (code, "fail", None)
+    assert names in answer["message"]

@@ -17,19 +17,16 @@ from yibao.voucher.keys import AuthorityKeys, VoucherKeyError, key_place, load_a
 from yibao.voucher.qr import qr_code, qr_svg
 from yibao.voucher.token import (
     CONTEXT,
-    AlreadyRedeemed,
     BadSignature,
     Claims,
     Expired,
     Malformed,
-    MemoryRedemptions,
     UnknownKey,
     decode,
     encode,
     issue,
     parse,
     payload,
-    redeem,
     verify,
 )
 
@@ -108,19 +105,6 @@ def test_parse_refuses_wrong_lengths() -> None:
 def test_the_voucher_index_is_short_printable_ascii(index: str) -> None:
     with pytest.raises(ValueError):
         issue(index, NOW, AUTHORITY.signing, SM2)
-
-
-def test_each_code_is_redeemed_once() -> None:
-    used = MemoryRedemptions()
-    first = issue(INDEX, NOW, AUTHORITY.signing, SM2)
-    second = issue(INDEX, NOW, AUTHORITY.signing, SM2)
-    assert redeem(first, NOW, AUTHORITY.public_keys, SM2, used).ec_index_no == INDEX
-    with pytest.raises(AlreadyRedeemed):
-        redeem(first, NOW + 1, AUTHORITY.public_keys, SM2, used)
-    redeem(second, NOW, AUTHORITY.public_keys, SM2, used)
-    assert used.forget_before(NOW + 60) == 2
-    with pytest.raises(Expired):  # forgotten, but verify refuses it by then
-        redeem(first, NOW + 60, AUTHORITY.public_keys, SM2, used)
 
 
 def test_rotation_keeps_old_codes_until_they_expire() -> None:

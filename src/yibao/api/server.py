@@ -70,6 +70,8 @@ def create_app(db: Database | None = None, gateway: Gateway | None = None) -> Na
     database = db or Database()
     key_file = os.environ.get("YIBAO_GATEWAY_KEY_FILE")
     gateway = gateway or (Gateway.from_file(Path(key_file)) if key_file else None)
+    if gateway is not None and (shared := database.shared_nonces()) is not None:
+        gateway.nonces = shared
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

@@ -61,6 +61,8 @@ class Permission(StrEnum):
     LEDGER = "ledger.view"
     AUDIT = "audit.view"
     USERS = "users.manage"
+    VOUCHERS = "voucher.manage"
+    """Suspend or restore a person's electronic voucher (a lost phone, suspected abuse)."""
     SIGNED_IN = "signed-in"
     """Any console account: the header, signing out."""
 
@@ -68,7 +70,14 @@ class Permission(StrEnum):
 GRANTS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(Permission),
     Role.CLERK: frozenset(
-        {Permission.SIGNED_IN, Permission.FIGURES, Permission.INSTITUTIONS, Permission.PERSONS, Permission.SETTLEMENTS}
+        {
+            Permission.SIGNED_IN,
+            Permission.FIGURES,
+            Permission.INSTITUTIONS,
+            Permission.PERSONS,
+            Permission.SETTLEMENTS,
+            Permission.VOUCHERS,
+        }
     ),
     Role.AUDITOR: frozenset(
         {
@@ -370,10 +379,18 @@ def portal_login(store: AccountsStore, *, certno: str, card_no: str, now: dateti
     if person is None or not card or not hmac.compare_digest(card.encode(), card_no.strip().upper().encode()):
         record(store, AuditEntry(now, "", "anonymous", Action.PORTAL_LOGIN_FAILED, psn_no, ip=ip))
         raise LoginRefused
+    return open_portal_session(store, psn_no, now, ip)
+
+
+def open_portal_session(
+    store: AccountsStore, psn_no: str, now: datetime, ip: str, *, detail: str = ""
+) -> tuple[str, Principal]:
+    """A portal session for a person already proven (card number, or the voucher's one-time code):
+    (the cookie's value, who), with its ``portal.login`` row in the audit log."""
     token, hashed = new_token()
     store.delete_sessions(expired_before=now)
     store.insert_session(SessionRecord(hashed, PORTAL, None, psn_no, now, now, now + PORTAL_IDLE, ip))
-    record(store, AuditEntry(now, psn_no, PORTAL, Action.PORTAL_LOGIN, psn_no, ip=ip))
+    record(store, AuditEntry(now, psn_no, PORTAL, Action.PORTAL_LOGIN, psn_no, ip=ip, detail=detail))
     return token, Principal(PORTAL, psn_no, psn_no=psn_no)
 
 

@@ -29,11 +29,17 @@ class Action(StrEnum):
     PORTAL_LOGIN_FAILED = "portal.login.failed"
     PORTAL_VIEW = "portal.view"
     PORTAL_LOGOUT = "portal.logout"
+    PORTAL_PAY = "portal.pay"
+    VOUCHER_CODE_SENT = "voucher.code_sent"
+    VOUCHER_ACTIVATE = "voucher.activate"
+    VOUCHER_ACTIVATE_FAILED = "voucher.activate.failed"
     USER_CREATE = "user.create"
     USER_PASSWORD = "user.password"
     USER_ENABLE = "user.enable"
     USER_DISABLE = "user.disable"
     AUDIT_SEARCH = "audit.search"
+    VOUCHER_SUSPEND = "voucher.suspend"
+    VOUCHER_RESTORE = "voucher.restore"
     REFUSED = "refused"
 
     @classmethod
@@ -54,11 +60,17 @@ LABELS: dict[str, str] = {
     Action.PORTAL_LOGIN_FAILED: "门户登录失败",
     Action.PORTAL_VIEW: "门户查看本人信息",
     Action.PORTAL_LOGOUT: "门户退出",
+    Action.PORTAL_PAY: "门户支付线上订单",
+    Action.VOUCHER_CODE_SENT: "发送电子凭证激活验证码",
+    Action.VOUCHER_ACTIVATE: "激活电子凭证",
+    Action.VOUCHER_ACTIVATE_FAILED: "电子凭证激活失败",
     Action.USER_CREATE: "新建账号",
     Action.USER_PASSWORD: "重置密码",
     Action.USER_ENABLE: "启用账号",
     Action.USER_DISABLE: "停用账号",
     Action.AUDIT_SEARCH: "查询审计日志",
+    Action.VOUCHER_SUSPEND: "暂停医保电子凭证",
+    Action.VOUCHER_RESTORE: "恢复医保电子凭证",
     Action.REFUSED: "越权访问被拒绝",
 }
 

@@ -414,3 +414,34 @@ class QrCodeRead:
     mdtrt_cert_type: str = "01"
     termId: str = ""
     termIp: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class OnlineUpload:
+    """6201 data: an internet hospital's online order (its fee lines come in ``feedetail``, as 2204's)."""
+
+    psn_no: str
+    insutype: str
+    med_org_ord: str
+    begntime: datetime | None = None
+    med_type: str = "11"
+    medfee_sumamt: Decimal | None = None
+    acct_used_flag: bool = True
+    ipt_otp_no: str = ""
+    dise_codg: str = ""
+    dise_name: str = ""
+    dept_code: str = ""
+    dept_name: str = ""
+    caty: str = ""
+    atddr_no: str = ""
+    dr_name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRef:
+    """6203, 6301, 6401 data: an online order, by our pay_ord_id or the institution's med_org_ord."""
+
+    pay_ord_id: str = ""
+    med_org_ord: str = ""
+    psn_no: str = ""
+    refd_rea: str = ""

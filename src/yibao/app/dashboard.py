@@ -28,6 +28,7 @@ from yibao.app.records import (
     SettlementRow,
     local_time,
 )
+from yibao.app.voucher import ACTIVE, BUSINESS_TYPES, SUSPENDED, VoucherRecord, VoucherUse
 from yibao.domain.codes import ClrType, FundPayType, Gend, Insutype, MedType, PsnInsuStas, PsnType
 from yibao.domain.money import Fen
 
@@ -232,6 +233,27 @@ class AccountRecord:
         return self.debits - self.credits
 
 
+@dataclass(frozen=True, slots=True)
+class VoucherCounts:
+    """Activated electronic vouchers (one per person)."""
+
+    total: int
+    active: int
+    suspended: int
+    activated_today: int
+
+
+@dataclass(frozen=True, slots=True)
+class CertSlice:
+    """The settlements of a period at one institution with one certificate type, net of reversals."""
+
+    fixmedins_code: str
+    mdtrt_cert_type: str
+    settlements: int
+    """Settlements less reversals (as the overview counts them)."""
+    medfee_sumamt: Fen
+
+
 # ---------------------------------------------------------------- the port
 
 
@@ -281,6 +303,24 @@ class DashboardStore(Protocol):
 
     def accounts(self, prefix: str, limit: int) -> list[AccountRecord]:
         """The busiest accounts of a kind (by debits + credits)."""
+
+    # the electronic voucher (voucher_figures, person_voucher)
+    def voucher_counts(self, begin: datetime, end: datetime, region: str = "") -> VoucherCounts:
+        """The vouchers of the persons of ``region``; ``activated_today``: activated in [begin, end)."""
+
+    def code_reads(
+        self, begin: datetime | None = None, end: datetime | None = None, region: str = ""
+    ) -> dict[str, int]:
+        """Codes read (voucher_use rows) per business type, read in [begin, end) (None: ever), of the
+        persons of ``region``."""
+
+    def cert_slices(self, begin: datetime, end: datetime, region: str = "") -> list[CertSlice]:
+        """Settlements per institution and certificate type, of the settlements whose insured region
+        starts with ``region``; a reversal counts under the type of the settlement it reverses."""
+
+    def voucher_of(self, psn_no: str) -> VoucherRecord | None: ...
+    def voucher_uses(self, psn_no: str, limit: int) -> list[VoucherUse]:
+        """The newest first."""
 
 
 class DashboardSource(Protocol):
@@ -734,4 +774,201 @@ def ledger_view(store: DashboardStore, limit: int = 50) -> LedgerView:
         payables=store.accounts("payable", limit),
         openings=store.accounts("opening", limit),
         balanced=debits == credits,
+    )
+
+
+# ---------------------------------------------------------------- the electronic voucher (issue 6)
+
+CERT_TYPES: dict[str, str] = {"01": "医保电子凭证", "02": "居民身份证", "03": "社会保障卡"}
+"""mdtrt_cert_type: the certificate a settlement was made with."""
+VOUCHER = "01"
+ADOPTION_ROWS = 20
+VOUCHER_STATUS = {ACTIVE: "正常", SUSPENDED: "已暂停"}
+
+
+@dataclass(frozen=True, slots=True)
+class CertFigures:
+    settlements: int
+    """Settlements less reversals."""
+    medfee_sumamt: Fen
+
+
+@dataclass(frozen=True, slots=True)
+class CertRow:
+    """Settlements made with one certificate type, today and in the month so far."""
+
+    mdtrt_cert_type: str
+    label: str
+    today: CertFigures
+    month: CertFigures
+
+
+@dataclass(frozen=True, slots=True)
+class CodeReads:
+    """Voucher codes read at counters for one business type (用码业务类型)."""
+
+    business_type: str
+    label: str
+    today: int
+    total: int
+
+
+@dataclass(frozen=True, slots=True)
+class Adoption:
+    """One institution's settlements of the month and how many were made with the voucher."""
+
+    fixmedins_code: str
+    fixmedins_name: str
+    settlements: int
+    by_voucher: int
+
+    @property
+    def gap(self) -> int:
+        """Settlements made with another certificate: what the voucher has yet to win."""
+        return self.settlements - self.by_voucher
+
+    @property
+    def share(self) -> float:
+        """For display only."""
+        return self.by_voucher / self.settlements if self.settlements > 0 else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class VoucherFigures:
+    """The bureau's view of the electronic voucher: activation, use, and settlements by certificate."""
+
+    day: date
+    month_start: date
+    as_of: datetime
+    """Local time of the figures."""
+    vouchers: VoucherCounts
+    reads: list[CodeReads]
+    """Every business type with a code read, in code order."""
+    reads_today: int
+    reads_total: int
+    by_cert: list[CertRow]
+    """01, 02 and 03 always, then any other type that settled."""
+    institutions: list[Adoption]
+    """The institutions that settled this month, the largest adoption gap first (at most 20)."""
+
+    def cert(self, mdtrt_cert_type: str) -> CertRow | None:
+        return next((r for r in self.by_cert if r.mdtrt_cert_type == mdtrt_cert_type), None)
+
+    @property
+    def voucher_share_today(self) -> float:
+        """The share of today's settlements made with the voucher (display only)."""
+        settled = sum(r.today.settlements for r in self.by_cert)
+        row = self.cert(VOUCHER)
+        return row.today.settlements / settled if row and settled > 0 else 0.0
+
+
+def voucher_figures(store: DashboardStore, now: datetime, region: str = "") -> VoucherFigures:
+    """Vouchers activated, codes read per business type, settlements by certificate type today and in
+    the month so far, and the institutions' adoption of the voucher (net of reversals, as ``overview``)."""
+    day = local_day(now)
+    month_start = day.replace(day=1)
+    today_begin, today_end = utc_bounds(day, day)
+    month_begin, month_end = utc_bounds(month_start, day)
+    today_reads = store.code_reads(today_begin, today_end, region)
+    ever_reads = store.code_reads(region=region)
+    today = store.cert_slices(today_begin, today_end, region)
+    month = store.cert_slices(month_begin, month_end, region)
+
+    def per_type(slices: Sequence[CertSlice]) -> dict[str, CertFigures]:
+        sums: dict[str, list[int]] = {}
+        for x in slices:
+            total = sums.setdefault(x.mdtrt_cert_type, [0, 0])
+            total[0] += x.settlements
+            total[1] += x.medfee_sumamt
+        return {k: CertFigures(n, fen) for k, (n, fen) in sums.items()}
+
+    by_today, by_month = per_type(today), per_type(month)
+    none = CertFigures(0, 0)
+    others = sorted((set(by_today) | set(by_month)) - set(CERT_TYPES))
+    by_cert = [
+        CertRow(code, CERT_TYPES.get(code, "其他" if code else "未记录"), by_today.get(code, none),
+                by_month.get(code, none))
+        for code in [*CERT_TYPES, *others]
+    ]  # fmt: skip
+
+    adoption: dict[str, list[int]] = {}
+    for x in month:
+        total = adoption.setdefault(x.fixmedins_code, [0, 0])
+        total[0] += x.settlements
+        if x.mdtrt_cert_type == VOUCHER:
+            total[1] += x.settlements
+    ranked = sorted(
+        ((code, n, v) for code, (n, v) in adoption.items() if n > 0),
+        key=lambda r: (-(r[1] - r[2]), -r[1], r[0]),
+    )[:ADOPTION_ROWS]
+    names = store.institutions_by_code([code for code, _, _ in ranked])
+    return VoucherFigures(
+        day=day,
+        month_start=month_start,
+        as_of=local_time(utc_naive(now)),
+        vouchers=store.voucher_counts(today_begin, today_end, region),
+        reads=[CodeReads(b, BUSINESS_TYPES.get(b, b), today_reads.get(b, 0), n) for b, n in sorted(ever_reads.items())],
+        reads_today=sum(today_reads.values()),
+        reads_total=sum(ever_reads.values()),
+        by_cert=by_cert,
+        institutions=[
+            Adoption(code, names[code].fixmedins_name if code in names else code, n, v) for code, n, v in ranked
+        ],
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class VoucherUseView:
+    used_at: datetime
+    """Local time."""
+    fixmedins_code: str
+    fixmedins_name: str
+    business_type: str
+    business_label: str
+
+
+@dataclass(frozen=True, slots=True)
+class PersonVoucher:
+    """A person's voucher as the console shows it (the device id is the person's phone's, not personal data
+    the console masks)."""
+
+    ec_index_no: str
+    device_id: str
+    status: str
+    status_label: str
+    activated_at: datetime
+    """Local time."""
+    updated_at: datetime
+    """Local time."""
+    uses: list[VoucherUseView]
+
+    @property
+    def suspended(self) -> bool:
+        return self.status == SUSPENDED
+
+
+def person_voucher(store: DashboardStore, psn_no: str, uses: int = 10) -> PersonVoucher | None:
+    """The person's voucher and its latest uses, or None if they have not activated one."""
+    voucher = store.voucher_of(psn_no)
+    if voucher is None:
+        return None
+    recent = store.voucher_uses(psn_no, uses)
+    names = store.institutions_by_code(sorted({u.fixmedins_code for u in recent}))
+    return PersonVoucher(
+        ec_index_no=voucher.ec_index_no,
+        device_id=voucher.device_id,
+        status=voucher.status,
+        status_label=VOUCHER_STATUS.get(voucher.status, voucher.status),
+        activated_at=local_time(voucher.activated_at),
+        updated_at=local_time(voucher.updated_at),
+        uses=[
+            VoucherUseView(
+                local_time(u.used_at),
+                u.fixmedins_code,
+                names[u.fixmedins_code].fixmedins_name if u.fixmedins_code in names else u.fixmedins_code,
+                u.business_type,
+                BUSINESS_TYPES.get(u.business_type, u.business_type),
+            )
+            for u in recent
+        ],
     )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 
 from yibao.app.access import active_insurance, caller
 from yibao.app.commands import FeeLineIn, PharmacyIn
@@ -11,8 +10,7 @@ from yibao.app.errors import Refused
 from yibao.app.ports import Store
 from yibao.app.records import Context, VisitRecord
 from yibao.app.settle import record, run_calculator, settlement_output
-from yibao.app.visits import check_certificate, fee_line_record, known_person
-from yibao.domain.money import fen_to_yuan, yuan_to_fen
+from yibao.app.visits import check_certificate, known_person, lines_of
 
 
 def purchase(
@@ -45,15 +43,7 @@ def purchase(
         insuplc_admdvs=insurance.insuplc_admdvs,
         mdtrtarea_admvs=inst.admdvs,
     )
-    lines = []
-    for i, line in enumerate(feedetail):
-        node = f"input.feedetail[{i}]"
-        if any(other.feedetl_sn == line.feedetl_sn for other in feedetail[:i]):
-            raise Refused(f"{node}.feedetl_sn", f"{line.feedetl_sn} 重复")
-        lines.append(replace(fee_line_record(line, node), mdtrt_id=visit.mdtrt_id, psn_no=visit.psn_no))
-    total = sum(line.det_item_fee_sumamt for line in lines)
-    if yuan_to_fen(cmd.medfee_sumamt) != total:
-        raise Refused("input.data.medfee_sumamt", f"{cmd.medfee_sumamt} 与明细总额 {fen_to_yuan(total)} 不符")
+    lines = lines_of(visit, feedetail, cmd.medfee_sumamt)
     if not commit:
         c = run_calculator(store, ctx, visit, insurance, lines, cmd.med_type, cmd.acct_used_flag)
         return settlement_output(c, None, ctx), None

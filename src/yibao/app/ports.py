@@ -15,6 +15,7 @@ from typing import Protocol
 from yibao.app.accounts import AccountStore
 from yibao.app.audit import AuditStore
 from yibao.app.commands import ClearingApply, TotalStatement
+from yibao.app.online_orders import OnlineOrderStore
 from yibao.app.records import (
     FeeLineRecord,
     FundRowRecord,
@@ -88,9 +89,9 @@ class ReferenceQuery:
     """Rows whose begndate..enddate holds this date."""
 
 
-class Store(AccountStore, AuditStore, VoucherStore, Protocol):
-    """Also the console's accounts, sessions and audit log (``yibao.app.accounts``, ``yibao.app.audit``)
-    and the electronic vouchers (``yibao.app.voucher``)."""
+class Store(AccountStore, AuditStore, VoucherStore, OnlineOrderStore, Protocol):
+    """Also the console's accounts, sessions and audit log (``yibao.app.accounts``, ``yibao.app.audit``),
+    the electronic vouchers (``yibao.app.voucher``) and online orders (``yibao.app.online_orders``)."""
 
     # ---- identifiers and locks
     def new_id(self, prefix: str, admdvs: str) -> str: ...

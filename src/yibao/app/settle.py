@@ -192,7 +192,7 @@ RECENT = RecentCalculations()
 def pre_settle(store: Store, ctx: Context, cmd: SettleIn, kind: str) -> dict[str, object]:
     """2206/2303: what the settlement would be, with nothing written or reserved."""
     c = compute(store, ctx, cmd, kind)
-    return settlement_output(c, None, ctx)
+    return settlement_output(c, None, ctx, cmd.mdtrt_cert_type)
 
 
 def settle(store: Store, ctx: Context, cmd: SettleIn, kind: str) -> tuple[dict[str, object], str]:
@@ -202,7 +202,7 @@ def settle(store: Store, ctx: Context, cmd: SettleIn, kind: str) -> tuple[dict[s
     if kind == "inpatient" and not cmd.mid_setl_flag and c.visit.status != "discharged":
         raise Refused("input.data.mid_setl_flag", f"{c.visit.mdtrt_id} 未办理出院，只能中途结算")
     setl_id = record(store, ctx, c, kind, cmd.mid_setl_flag, cmd.mdtrt_cert_type)
-    return settlement_output(c, setl_id, ctx), setl_id
+    return settlement_output(c, setl_id, ctx, cmd.mdtrt_cert_type), setl_id
 
 
 def record(store: Store, ctx: Context, c: Computed, kind: str, mid_setl_flag: bool, cert_type: str = "") -> str:
@@ -299,7 +299,7 @@ def reverse(store: Store, ctx: Context, cmd: Reverse, kinds: tuple[str, ...]) ->
     return output, setl_id
 
 
-def settlement_output(c: Computed, setl_id: str | None, ctx: Context) -> dict[str, object]:
+def settlement_output(c: Computed, setl_id: str | None, ctx: Context, cert_type: str = "") -> dict[str, object]:
     """The national 2206/2207 output for a computed settlement."""
     setlinfo = c.result.setlinfo_output()
     setlinfo.update(person_fields(c.person, c.insurance.insutype, c.insurance.psn_type, ctx.today))
@@ -308,7 +308,7 @@ def settlement_output(c: Computed, setl_id: str | None, ctx: Context) -> dict[st
         setl_id=setl_id,
         cvlserv_flag="1" if c.insurance.cvlserv_flag else "0",
         setl_time=ctx.now,
-        mdtrt_cert_type=c.visit.mdtrt_cert_type,
+        mdtrt_cert_type=cert_type or c.visit.mdtrt_cert_type,
         med_type=c.med_type,
         medins_setl_id=ctx.msgid,
         clr_optins=c.insurance.insuplc_admdvs,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import fields, replace
+from decimal import Decimal
 
 from yibao.app.access import active_insurance, caller, own_visit
 from yibao.app.commands import (
@@ -24,7 +25,7 @@ from yibao.app.records import Context, FeeLineRecord, InstitutionRecord, PersonR
 from yibao.app.voucher import check_ec_token
 from yibao.domain.claim import FeeLine, age_on
 from yibao.domain.classification import LineContext, classify_line, line_total
-from yibao.domain.money import fen_to_yuan
+from yibao.domain.money import fen_to_yuan, yuan_to_fen
 from yibao.domain.settlement import line_output
 
 CANCEL_ALL = "0000"
@@ -271,6 +272,23 @@ def fee_line_record(line: FeeLineIn, node: str) -> FeeLineRecord:
         setl_id=None,
         body=json.dumps(extra, ensure_ascii=False, default=str),
     )
+
+
+def lines_of(visit: VisitRecord, feedetail: Sequence[FeeLineIn], medfee_sumamt: Decimal | None) -> list[FeeLineRecord]:
+    """The lines of a visit made in the same message as them (2101/2102, 6201): each serial number
+    once, each line the visit's person's, and their total ``medfee_sumamt`` if given."""
+    lines = []
+    for i, line in enumerate(feedetail):
+        node = f"input.feedetail[{i}]"
+        if line.psn_no and line.psn_no != visit.psn_no:
+            raise Refused(f"{node}.psn_no", f"{line.psn_no} 与就诊人员不符")
+        if any(other.feedetl_sn == line.feedetl_sn for other in feedetail[:i]):
+            raise Refused(f"{node}.feedetl_sn", f"{line.feedetl_sn} 重复")
+        lines.append(replace(fee_line_record(line, node), mdtrt_id=visit.mdtrt_id, psn_no=visit.psn_no))
+    total = sum(line.det_item_fee_sumamt for line in lines)
+    if medfee_sumamt is not None and yuan_to_fen(medfee_sumamt) != total:
+        raise Refused("input.data.medfee_sumamt", f"{medfee_sumamt} 与明细总额 {fen_to_yuan(total)} 不符")
+    return lines
 
 
 def classify_uploaded(store: Store, lctx: LineContext, line: FeeLineRecord, node: str) -> dict[str, object]:

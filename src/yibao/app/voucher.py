@@ -106,6 +106,10 @@ class CodeIssuer(Protocol):
     def issue(self, ec_index_no: str, now: datetime) -> IssuedCode: ...
 
 
+class CodeAuthority(CodeIssuer, CodeVerifier, Protocol):
+    """Issues and verifies codes: the portal shows codes and takes them back to authorise a payment."""
+
+
 # ---------------------------------------------------------------- records and the store
 
 
@@ -284,6 +288,7 @@ REFUSALS: dict[str, tuple[int, str]] = {
     "used": (500163, "二维码已使用，请刷新后重新出示"),
     "not-activated": (500164, "医保电子凭证未激活"),
     "suspended": (500165, "医保电子凭证已被暂停使用"),
+    "other-person": (500166, "二维码不是本人的医保电子凭证"),
     "not-designated": (500170, "机构不是定点医药机构"),
     "business-type": (500171, "用码业务类型不正确"),
     "field": (500100, "缺少必填项"),
@@ -314,6 +319,42 @@ def read_code(
 ) -> dict[str, object]:
     """ec.query / 1162: the person behind a scanned code, and an ecToken for this institution and
     business. The code is used up; nothing is written if it is refused."""
+    use, person = use_code(
+        store, codes, org_id=org_id, business_type=business_type, qr_code=qr_code, now=now, node=node
+    )
+    insurances = store.insurances(person.psn_no)
+    return {
+        "userName": person.psn_name,
+        "idNo": mask_certno(person.certno),
+        "idType": person.psn_cert_type,
+        "insuOrg": insurances[0].insuplc_admdvs if insurances else "",
+        "ecIndexNo": use.ec_index_no,
+        "ecToken": use.ec_token,
+        "gender": person.gend,
+        "birthday": person.brdy.isoformat() if person.brdy else "",
+        "nationality": person.naty,
+        "email": "",
+        "chnlId": "yibao-portal",
+        "authNo": "",
+        "businessType": business_type,
+        "expireTime": use.ec_token_expires.isoformat(timespec="seconds") + "Z",
+    }
+
+
+def use_code(
+    store: Store,
+    codes: CodeVerifier,
+    *,
+    org_id: str,
+    business_type: str,
+    qr_code: str,
+    now: datetime,
+    node: str = "data",
+    psn_no: str | None = None,
+) -> tuple[VoucherUse, PersonRecord]:
+    """Verify a code and use it up for this institution and business: the use recorded (with its new
+    ecToken) and the person. With ``psn_no``, the code must show that person's voucher (a payment
+    the person authorises in the portal). Nothing is written if it is refused."""
     if not org_id:
         raise refused("field", "orgId", "orgId")
     if not qr_code:
@@ -332,6 +373,8 @@ def read_code(
         raise refused("not-activated", f"{node}.ecQrCode")
     if voucher.status != ACTIVE:
         raise refused("suspended", f"{node}.ecQrCode")
+    if psn_no is not None and voucher.psn_no != psn_no:
+        raise refused("other-person", f"{node}.ecQrCode")
     person = store.person(voucher.psn_no)
     if person is None:
         raise refused("not-activated", f"{node}.ecQrCode")
@@ -348,23 +391,7 @@ def read_code(
     )
     if not store.record_use(use):
         raise refused("used", f"{node}.ecQrCode")
-    insurances = store.insurances(person.psn_no)
-    return {
-        "userName": person.psn_name,
-        "idNo": mask_certno(person.certno),
-        "idType": person.psn_cert_type,
-        "insuOrg": insurances[0].insuplc_admdvs if insurances else "",
-        "ecIndexNo": voucher.ec_index_no,
-        "ecToken": use.ec_token,
-        "gender": person.gend,
-        "birthday": person.brdy.isoformat() if person.brdy else "",
-        "nationality": person.naty,
-        "email": "",
-        "chnlId": "yibao-portal",
-        "authNo": "",
-        "businessType": business_type,
-        "expireTime": use.ec_token_expires.isoformat(timespec="seconds") + "Z",
-    }
+    return use, person
 
 
 # ---------------------------------------------------------------- the ecToken as a certificate

@@ -34,7 +34,7 @@ import time
 import tomllib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
@@ -381,6 +381,8 @@ class PersonBatch:
     identity: list[tuple[Any, ...]] = field(default_factory=list)
     accounts: list[tuple[str, int]] = field(default_factory=list)
     """(acct:<psn_no>, opening balance in fen) for balances above zero."""
+    voucher: list[tuple[Any, ...]] = field(default_factory=list)
+    """Activated electronic vouchers (VOUCHER_COLUMNS)."""
 
 
 PERSON_COLUMNS = ("psn_no", "psn_cert_type", "certno", "psn_name", "gend", "brdy", "naty", "card_no", "card_sn")
@@ -390,6 +392,11 @@ INSURANCE_COLUMNS = ("psn_no", "insutype", "psn_type", "psn_insu_stas", "insuplc
                      "paus_insu_date", "cvlserv_flag", "emp_name", "contrib_months")  # fmt: skip
 IDENTITY_COLUMNS = ("psn_no", "psn_idet_type", "begntime", "endtime", "memo")
 IDENTITY_MEMO = {"2301": "特困供养人员", "2302": "低保对象", "2303": "低保边缘家庭成员"}
+VOUCHER_COLUMNS = ("ec_index_no", "psn_no", "device_id", "status", "activated_at", "updated_at")
+VOUCHER_SHARES = ((15, 0.03), (40, 0.45), (60, 0.35), (200, 0.15))
+"""(up to this age, share of persons with an activated electronic voucher): the young activate it in an
+app, the old mostly show a card (about 3 in 10 in all, the adoption gap the console shows)."""
+VOUCHER_SUSPENDED = 0.01
 BALANCE_BUCKETS = {  # opening balance in yuan: (share in 1/1000, low, high)
     "work": ((30, 0, 0), (270, 1, 1_000), (400, 1_000, 5_000), (220, 5_000, 15_000), (80, 15_000, 50_000)),
     "retired": ((30, 0, 0), (370, 1, 2_000), (450, 2_000, 8_000), (150, 8_000, 30_000)),
@@ -410,6 +417,7 @@ class PersonMaker:
         self.region = region
         self.as_of = as_of
         self.rng = random.Random(f"{seed}:persons")
+        self.voucher_rng = random.Random(f"{seed}:vouchers")  # its own stream: the persons stay as they were
         self.base = as_of.toordinal()
         self.districts = data.districts
         self.district_cum = list(itertools.accumulate(d.population for d in data.districts))
@@ -491,7 +499,20 @@ class PersonMaker:
                 card_no = card_sn = None
             out.person.append((psn_no, "01", certno, surname + given, gend, iso, "01", card_no, card_sn))
             self._insurance(out, psn_no, male, age, iso, district)
+            self._voucher(out, psn_no, age)
         return out
+
+    def _voucher(self, out: PersonBatch, psn_no: str, age: int) -> None:
+        """An electronic voucher activated on some day of the two years before as_of, for a share by age."""
+        rand = self.voucher_rng.random
+        if rand() >= next(share for top, share in VOUCHER_SHARES if age <= top):
+            return
+        bits = self.voucher_rng.getrandbits
+        ago = timedelta(seconds=1 + self.voucher_rng.randrange(730 * 86400))
+        at = datetime(self.as_of.year, self.as_of.month, self.as_of.day) - ago
+        stamp = f"{at:%Y-%m-%d %H:%M:%S}.000000"
+        status = "2" if rand() < VOUCHER_SUSPENDED else "1"
+        out.voucher.append((f"{self.region}EC{bits(96):024X}", psn_no, f"sim-{bits(48):012x}", status, stamp, stamp))
 
     def _insurance(self, out: PersonBatch, psn_no: str, male: bool, age: int, brdy: str, district: int) -> None:
         rng, region = self.rng, self.region
@@ -576,7 +597,7 @@ class CityReport:
         """Rows written: a person's opening balance is a ledger account and a transfer."""
         c = self.counts
         kinds = ("regions", "policies", "catalogue", "reference", "institutions", "practitioners", "persons",
-                 "insurance", "identities")  # fmt: skip
+                 "insurance", "identities", "vouchers")  # fmt: skip
         return sum(c.get(k, 0) for k in kinds) + 2 * c["accounts"]
 
     def lines(self) -> list[str]:
@@ -585,7 +606,8 @@ class CityReport:
             f"city {self.region} (seed {self.seed}) in {self.database}: {self.seconds:.1f} s, "
             f"{self.rows:,} rows ({self.rows / max(self.seconds, 1e-9):,.0f} rows/s)",
             f"  {c['persons']:,} persons with {c['insurance']:,} insurance records, {c['identities']:,} 医疗救助 "
-            f"identities and {c['accounts']:,} opening personal accounts",
+            f"identities and {c['accounts']:,} opening personal accounts; {c.get('vouchers', 0):,} electronic "
+            f"vouchers activated",
             f"  {c['institutions']:,} institutions ({c['pharmacies']:,} pharmacies), {c['practitioners']:,} "
             f"practitioners",
             f"  {c['catalogue']:,} catalogue items, {c.get('reference', 0):,} reference list rows, "
@@ -772,6 +794,7 @@ def _tally(counts: Counts, b: PersonBatch) -> int:
     counts["insurance"] += len(b.insurance)
     counts["identities"] += len(b.identity)
     counts["accounts"] += len(b.accounts)
+    counts["vouchers"] += len(b.voucher)
     return sum(fen for _, fen in b.accounts)
 
 
@@ -784,7 +807,7 @@ def _write_postgres(engine: Engine, batches: Iterator[tuple[int, PersonBatch]], 
     cheaper than growing it row by row); they come back exactly as they were (pg_get_constraintdef,
     pg_indexes).
     """
-    counts = {"persons": 0, "insurance": 0, "identities": 0, "accounts": 0}
+    counts = {"persons": 0, "insurance": 0, "identities": 0, "accounts": 0, "vouchers": 0}
     opening_total = 0
     stamp = f"{created:%Y-%m-%d %H:%M:%S}"
 
@@ -795,7 +818,8 @@ def _write_postgres(engine: Engine, batches: Iterator[tuple[int, PersonBatch]], 
                       ("identity", IDENTITY_COLUMNS, _copy_body(b.identity)),
                       ("ledger_account", ("code", "debits_posted", "credits_posted"),
                        "".join(f"{code}\t0\t{fen}\n" for code, fen in b.accounts)),
-                      ("ledger_transfer", TRANSFER_COLUMNS, _copy_body(transfers))]  # fmt: skip
+                      ("ledger_transfer", TRANSFER_COLUMNS, _copy_body(transfers)),
+                      ("voucher", VOUCHER_COLUMNS, _copy_body(b.voucher))]  # fmt: skip
             yield finished, b, [c for c in copies if c[2]]
 
     raw = engine.raw_connection()
@@ -875,7 +899,7 @@ def _write_sqlite(engine: Engine, batches: Iterator[tuple[int, PersonBatch]], po
     Into an empty person table the secondary indexes of the loaded tables are dropped first and made
     again at the end of the same transaction, from their own CREATE INDEX statements.
     """
-    counts = {"persons": 0, "insurance": 0, "identities": 0, "accounts": 0}
+    counts = {"persons": 0, "insurance": 0, "identities": 0, "accounts": 0, "vouchers": 0}
     opening_total = 0
     stamp = f"{created:%Y-%m-%d %H:%M:%S.%f}"
     engine.dispose()  # no other connection of ours may hold the file while the journal mode changes
@@ -922,6 +946,8 @@ def _write_sqlite(engine: Engine, batches: Iterator[tuple[int, PersonBatch]], po
                 db.executemany(
                     f"INSERT INTO ledger_transfer ({', '.join(TRANSFER_COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?)", transfers
                 )
+                db.executemany(f"INSERT INTO voucher ({', '.join(VOUCHER_COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?)",
+                               b.voucher)  # fmt: skip
                 opening_total += _tally(counts, b)
                 report("persons", finished, total)
             db.execute(

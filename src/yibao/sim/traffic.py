@@ -4,10 +4,13 @@
 interface conversations at about ``rate`` settlements a second for ``duration`` seconds, then stops:
 
 - every HIS signs in (9001) once, before its first message;
-- an outpatient visit: 1101 by ID card, 2201, 2204, 2206, 2207 (most bills small);
+- an outpatient visit: 1101 by ID card, 2201, 2204, 2206, 2207 (most bills small); for a person with an
+  activated electronic voucher, most often by voucher: the phone's code (signed with the authority's key
+  on this machine, as the phone would be handed it) read at the counter (ec.query, business type 01101)
+  for 1101 and 2201, a second code read for 01301 for 2206 and 2207 (mdtrt_cert_type 01);
 - an inpatient stay: 1101, 2401, 2301, 2303, sometimes an interim 2304 (mid_setl_flag 1) and more
   2301 lines, 2402, 2303, 2304 — a long tail of large bills;
-- a pharmacy purchase: 1101, 2102 (employees, from the personal account);
+- a pharmacy purchase: 1101, 2102 (employees, from the personal account), by voucher (02121) likewise;
 - now and then a reversal: 2208 of an outpatient settlement, or 2305 of a stay followed by its
   settlement again.
 
@@ -31,7 +34,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
@@ -40,14 +43,15 @@ import httpx
 from sqlalchemy import Engine, text
 
 from yibao.api.fsi.gateway import SM3, Gateway, Signer
+from yibao.app.voucher import CodeIssuer
 from yibao.sim.city import CatalogueEntry, Diagnosis, city_data
-from yibao.sim.his import HisClient, KeepAlive
+from yibao.sim.his import EC_QUERY, HisClient, KeepAlive
 from yibao.store.engine import make_engine
 from yibao.store.personal import personal_for
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
-CODES = ("9001", "1101", "2201", "2204", "2206", "2207", "2208", "2401", "2301", "2303", "2304", "2402", "2305",
-         "2102")  # fmt: skip
+CODES = ("9001", "ec.query", "1101", "2201", "2204", "2206", "2207", "2208", "2401", "2301", "2303", "2304", "2402",
+         "2305", "2102")  # fmt: skip
 SETTLING = ("2207", "2304", "2102")
 CENT = Decimal("0.01")
 ZERO = Decimal(0)
@@ -61,6 +65,8 @@ class Patient:
     psn_no: str
     certno: str
     insutype: str
+    ec_index_no: str | None = None
+    """The person's active electronic voucher, if they activated one."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +143,8 @@ def sample_city(db_url: str | None, region: str = "440100", size: int = 20_000, 
 
 def _sample_persons(engine: Engine, region: str, size: int, seed: int) -> list[Patient]:
     columns = (
-        "SELECT p.psn_no, p.certno_enc, i.insutype FROM person p{sample} JOIN insurance i ON i.psn_no = p.psn_no "
+        "SELECT p.psn_no, p.certno_enc, i.insutype, v.ec_index_no FROM person p{sample} "
+        "JOIN insurance i ON i.psn_no = p.psn_no LEFT JOIN voucher v ON v.psn_no = p.psn_no AND v.status = '1' "
         "WHERE i.psn_insu_stas = '1' AND i.insuplc_admdvs = :region AND i.insutype IN ('310', '390')"
     )
     out: list[Patient] = []
@@ -160,7 +167,7 @@ def _sample_persons(engine: Engine, region: str, size: int, seed: int) -> list[P
                 query = columns.format(sample="") + f" AND p.rowid IN ({marks})"
                 out += [Patient(*r) for r in conn.execute(text(query), {"region": region})]
     sealed = personal_for(engine.url)  # the simulated HIS reads the ID card; here, the sealed number
-    return [Patient(p.psn_no, sealed.open(p.certno, f"certno/{p.psn_no}"), p.insutype) for p in out]
+    return [Patient(p.psn_no, sealed.open(p.certno, f"certno/{p.psn_no}"), p.insutype, p.ec_index_no) for p in out]
 
 
 # ---------------------------------------------------------------------------------------- bills
@@ -323,6 +330,8 @@ class Tally:
     kinds: Counter[str] = field(default_factory=Counter)
     failed: Counter[str] = field(default_factory=Counter)
     settlements: int = 0
+    by_voucher: int = 0
+    """Settlements made with an ecToken (mdtrt_cert_type 01)."""
     interim: int = 0
     reversals: int = 0
     cut_short: int = 0
@@ -341,6 +350,7 @@ class Tally:
         self.kinds.update(other.kinds)
         self.failed.update(other.failed)
         self.settlements += other.settlements
+        self.by_voucher += other.by_voucher
         self.interim += other.interim
         self.reversals += other.reversals
         self.cut_short += other.cut_short
@@ -406,10 +416,32 @@ class Caller:
         self.stop = stop
         self.conn = KeepAlive(port, timeout, host)
 
-    def post(self, body: bytes, signer: Signer | None = None) -> dict[str, Any]:
-        answer: dict[str, Any] = json.loads(self.conn.post(body, signer.headers(body) if signer else None),
+    def post(self, body: bytes, signer: Signer | None = None, path: str = "/fsi/api/callService") -> dict[str, Any]:
+        answer: dict[str, Any] = json.loads(self.conn.post(body, signer.headers(body) if signer else None, path),
                                             parse_float=Decimal)  # fmt: skip
         return answer
+
+    def read_code(self, site: Site, code: str, business_type: str) -> str:
+        """ec.query: the counter scans the person's code; the ecToken it gives."""
+        if self.stop.is_set():
+            raise Stopped
+        his, _ = self.hospitals.his(site)
+        data = {"orgId": site.code, "businessType": business_type, "ecQrCode": code, "operatorId": his.opter,
+                "operatorName": "收费员", "officeId": "", "officeName": "", "deviceType": "1"}  # fmt: skip
+        body = json.dumps({"transType": "ec.query", "orgId": site.code, "data": data}, ensure_ascii=False).encode()
+        t0 = time.perf_counter()
+        try:
+            answer = self.post(body, his.signer, EC_QUERY)
+        except (OSError, http.client.HTTPException, ValueError) as exc:
+            self.failed("ec.query", f"(no answer) {type(exc).__name__}: {exc}")
+            raise CallFailed from None
+        elapsed = time.perf_counter() - t0
+        if answer.get("code") != 0 or not isinstance(answer.get("data"), dict):
+            self.failed("ec.query", f"{answer.get('code')} {answer.get('message')}")
+            raise CallFailed
+        self.tally.ok["ec.query"] += 1
+        self.tally.latency.setdefault("ec.query", []).append(elapsed)
+        return str(answer["data"]["ecToken"])
 
     def call(self, site: Site, infno: str, data: dict[str, Any]) -> Any:
         if self.stop.is_set():
@@ -466,10 +498,23 @@ class Visit:
 
 
 class Conversations:
-    def __init__(self, biller: Biller, reversal_share: float = 0.02, interim_share: float = 0.25) -> None:
+    def __init__(self, biller: Biller, reversal_share: float = 0.02, interim_share: float = 0.25,
+                 codes: CodeIssuer | None = None, voucher_share: float = 0.7) -> None:  # fmt: skip
         self.biller = biller
         self.reversal_share = reversal_share
         self.interim_share = interim_share
+        self.codes = codes
+        self.voucher_share = voucher_share
+        """Of the visits of persons with an active voucher, the share made with it (the rest by card)."""
+
+    def by_voucher(self, rng: random.Random, patient: Patient) -> bool:
+        return self.codes is not None and patient.ec_index_no is not None and rng.random() < self.voucher_share
+
+    def scan(self, caller: Caller, site: Site, patient: Patient, business_type: str) -> tuple[str, str]:
+        """The phone shows a fresh code, the counter reads it: ("01", the ecToken)."""
+        assert self.codes is not None and patient.ec_index_no is not None
+        code = self.codes.issue(patient.ec_index_no, datetime.now(UTC).replace(tzinfo=None))
+        return "01", caller.read_code(site, code.text, business_type)
 
     def hold(self, caller: Caller, visit: Visit) -> None:
         rng = random.Random(visit.seed)
@@ -478,10 +523,13 @@ class Conversations:
         )
         caller.tally.kinds[visit.kind] += 1
 
-    def person(self, caller: Caller, site: Site, patient: Patient) -> tuple[str, str, str, int]:
-        """1101 by ID card: (psn_no, insutype, gend, age) as the platform answers."""
+    def person(self, caller: Caller, site: Site, patient: Patient,
+               cert: tuple[str, str] | None = None) -> tuple[str, str, str, int]:  # fmt: skip
+        """1101 by ID card (or by the ecToken of ``cert``): (psn_no, insutype, gend, age) as the platform answers."""
         query = {"mdtrt_cert_type": "02", "mdtrt_cert_no": patient.certno, "psn_cert_type": "01",
                  "certno": patient.certno, "psn_name": ""}  # fmt: skip
+        if cert is not None and cert[0] == "01":
+            query = {"mdtrt_cert_type": "01", "mdtrt_cert_no": cert[1], "psn_cert_type": "01"}
         out = caller.call(site, "1101", {"data": query})
         base = out["baseinfo"]
         active = [i for i in out["insuinfo"] if str(i["psn_insu_stas"]) == "1"]
@@ -514,27 +562,31 @@ class Conversations:
         ]
 
     def outpatient(self, caller: Caller, rng: random.Random, patient: Patient, site: Site) -> None:
-        psn_no, insutype, gend, age = self.person(caller, site, patient)
+        voucher = self.by_voucher(rng, patient)
+        cert = self.scan(caller, site, patient, "01101") if voucher else ("02", patient.certno)
+        psn_no, insutype, gend, age = self.person(caller, site, patient, cert)
         dx = self.biller.diagnosis(rng, False, gend, age, site.specialty)
         doctor = self.biller.doctor(rng, site, dx)
         dept = self.biller.departments.get(doctor.dept_code, "")
         out = caller.call(site, "2201", {"data": {
-            "psn_no": psn_no, "insutype": insutype, "begntime": now_text(), "mdtrt_cert_type": "02",
-            "mdtrt_cert_no": patient.certno, "ipt_otp_no": f"MZ{rng.randrange(10**10):010d}",
+            "psn_no": psn_no, "insutype": insutype, "begntime": now_text(), "mdtrt_cert_type": cert[0],
+            "mdtrt_cert_no": cert[1], "ipt_otp_no": f"MZ{rng.randrange(10**10):010d}",
             "atddr_no": doctor.prac_code, "dr_name": doctor.prac_name, "dept_code": doctor.dept_code,
             "dept_name": dept, "caty": doctor.dept_code,
         }})  # fmt: skip
         mdtrt_id = str(out["data"]["mdtrt_id"])
         lines = self.biller.outpatient(rng, dx, gend, age, site.hosp_lv)
         caller.call(site, "2204", {"feedetail": self.feedetail(lines, mdtrt_id, psn_no, doctor, dept, batch="1")})
+        pay = self.scan(caller, site, patient, "01301") if voucher else cert  # paying is a business of its own
         data = {"data": {
-            "psn_no": psn_no, "mdtrt_cert_type": "02", "mdtrt_cert_no": patient.certno, "med_type": "11",
+            "psn_no": psn_no, "mdtrt_cert_type": pay[0], "mdtrt_cert_no": pay[1], "med_type": "11",
             "medfee_sumamt": money_text(sum((x.amount for x in lines), ZERO)), "psn_setlway": "01",
             "mdtrt_id": mdtrt_id, "chrg_bchno": "1", "insutype": insutype, "acct_used_flag": "1",
         }}  # fmt: skip
         caller.call(site, "2206", data)
         done = caller.call(site, "2207", data)["setlinfo"]
         caller.tally.settled(done)
+        caller.tally.by_voucher += voucher
         if rng.random() < self.reversal_share:
             back = caller.call(site, "2208", {"data": {"setl_id": done["setl_id"], "mdtrt_id": mdtrt_id,
                                                        "psn_no": psn_no}})  # fmt: skip
@@ -600,18 +652,21 @@ class Conversations:
             caller.tally.settled(caller.call(site, "2304", settle_data(final, False))["setlinfo"])
 
     def pharmacy(self, caller: Caller, rng: random.Random, patient: Patient, site: Site) -> None:
-        psn_no, insutype, gend, age = self.person(caller, site, patient)
+        voucher = self.by_voucher(rng, patient)
+        cert = self.scan(caller, site, patient, "02121") if voucher else ("02", patient.certno)
+        psn_no, insutype, gend, age = self.person(caller, site, patient, cert)
         lines = self.biller.pharmacy(rng, gend, age)
         doctor = (
             Doctor(site.doctors[0].prac_code, site.doctors[0].prac_name, "") if site.doctors else Doctor("", "", "")
         )
         purchase = {
-            "data": {"psn_no": psn_no, "mdtrt_cert_type": "02", "mdtrt_cert_no": patient.certno, "insutype": insutype,
+            "data": {"psn_no": psn_no, "mdtrt_cert_type": cert[0], "mdtrt_cert_no": cert[1], "insutype": insutype,
                      "medfee_sumamt": money_text(sum((x.amount for x in lines), ZERO)), "med_type": "41",
                      "psn_setlway": "01", "acct_used_flag": "1"},
             "feedetail": self.feedetail(lines, "", psn_no, doctor, ""),
         }  # fmt: skip
         caller.tally.settled(caller.call(site, "2102", purchase)["setlinfo"])
+        caller.tally.by_voucher += voucher
 
 
 # ---------------------------------------------------------------------------------------- the run
@@ -661,7 +716,8 @@ class TrafficReport:
             f"{t.kinds['inpatient']:,} inpatient, {t.kinds['pharmacy']:,} pharmacy), {failed:,} failed, "
             f"{self.not_started:,} not started in time, {t.cut_short:,} cut short at the end",
             f"  settlements    {t.settlements:,} in {self.seconds:.1f} s: {self.settlements_per_second:,.1f}/s "
-            f"({t.interim:,} interim), {t.reversals:,} reversed",
+            f"({t.interim:,} interim), {t.reversals:,} reversed; {t.by_voucher:,} by electronic voucher "
+            f"({t.ok.get('ec.query', 0):,} codes read)",
         ]
         if t.money:
             m = t.money
@@ -711,6 +767,8 @@ def run_traffic(
     city: Sample | None = None,
     max_settlements: int | None = None,
     gateway: Gateway | None = None,
+    codes: CodeIssuer | None = None,
+    voucher_share: float = 0.7,
 ) -> TrafficReport:
     """Hold conversations at about ``rate`` settlements a second for ``duration`` seconds, then stop.
 
@@ -718,6 +776,9 @@ def run_traffic(
     than ``duration + grace`` (+ one call's ``timeout``). ``progress(elapsed, settlements)`` is called
     about once a second. With ``max_settlements`` it stops starting conversations once that many settled.
     ``gateway``: sign every request (SM3-HMAC, each institution with its own secret from the gateway's key).
+    ``codes`` issues the voucher codes the phones show (the authority's keys on this machine, loaded when
+    a sampled person has an active voucher); ``voucher_share`` of those persons' outpatient visits and
+    purchases are made with the voucher.
     """
     host, port = loopback(url)
     if rate <= 0 or duration <= 0 or concurrency < 1:
@@ -725,8 +786,12 @@ def run_traffic(
     city = city or sample_city(db_url, region, sample, seed)
     data = city_data()
     biller = Biller(city.items, data.diagnoses, {code: name for code, name, _ in data.departments})
-    talks = Conversations(biller, reversal_share, interim_share)
     everyone = city.employees + city.residents
+    if codes is None and voucher_share > 0 and any(p.ec_index_no for p in everyone):
+        from yibao.voucher.authority import Authority  # the SM2 backend loads only when it is needed
+
+        codes = Authority.load()
+    talks = Conversations(biller, reversal_share, interim_share, codes if voucher_share > 0 else None, voucher_share)
     kinds = [("outpatient", mix.outpatient), ("inpatient", mix.inpatient),
              ("pharmacy", mix.pharmacy if city.pharmacies and city.employees else 0.0)]  # fmt: skip
     kind_cum = list(itertools.accumulate(w for _, w in kinds))

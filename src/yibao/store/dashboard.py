@@ -17,13 +17,16 @@ from sqlalchemy import BigInteger, Connection, String, and_, case, exists, func,
 from yibao.app.dashboard import (
     AccountRecord,
     AccountTotals,
+    CertSlice,
     LineRecord,
     SettlementSummary,
     Slice,
     StatementRecord,
     VisitFacts,
+    VoucherCounts,
 )
 from yibao.app.records import FundRowRecord, InstitutionRecord, InsuranceRecord, PersonRecord, SettlementRow
+from yibao.app.voucher import ACTIVE, SUSPENDED, VoucherRecord, VoucherUse
 from yibao.domain.ledger import credit_balance, personal_account
 from yibao.domain.money import Fen
 from yibao.store import tables as t
@@ -112,11 +115,11 @@ class SqlDashboard:
         return self._person(t.person.c.psn_no == psn_no)
 
     def person_by_certno(self, certno: str) -> PersonRecord | None:
-        found = self._person(t.person.c.certno_hash == self.personal.lookup(certno))
+        found = self._person(t.person.c.certno_hash.in_(self.personal.lookups(certno)))
         return found if found and found.certno == certno else None
 
     def person_by_card(self, card_no: str) -> PersonRecord | None:
-        found = self._person(t.person.c.card_no_hash == self.personal.lookup(card_no))
+        found = self._person(t.person.c.card_no_hash.in_(self.personal.lookups(card_no)))
         return found if found and found.card_no == card_no else None
 
     @cached_property
@@ -291,6 +294,65 @@ class SqlDashboard:
             .limit(limit)
         )
         return [AccountRecord(code, int(d), int(c)) for code, d, c in self.conn.execute(q)]
+
+    # ---------------------------------------------------------------- the electronic voucher
+
+    def voucher_counts(self, begin: datetime, end: datetime, region: str = "") -> VoucherCounts:
+        v = t.voucher.c
+        q = select(
+            func.count(),
+            count_if(v.status == ACTIVE),
+            count_if(v.status == SUSPENDED),
+            count_if(and_(v.activated_at >= begin, v.activated_at < end)),
+        )
+        if region:
+            q = q.where(_insured_in(v.psn_no, region))
+        return VoucherCounts(*(int(n) for n in self.conn.execute(q).one()))
+
+    def code_reads(
+        self, begin: datetime | None = None, end: datetime | None = None, region: str = ""
+    ) -> dict[str, int]:
+        u = t.voucher_use.c
+        q = select(u.business_type, func.count()).group_by(u.business_type)
+        if begin is not None:
+            q = q.where(u.used_at >= begin)
+        if end is not None:
+            q = q.where(u.used_at < end)
+        if region:
+            q = q.where(_insured_in(u.psn_no, region))
+        return {str(b): int(n) for b, n in self.conn.execute(q)}
+
+    def cert_slices(self, begin: datetime, end: datetime, region: str = "") -> list[CertSlice]:
+        original = t.settlement.alias("original")
+        cert = func.coalesce(original.c.mdtrt_cert_type, s.mdtrt_cert_type)
+        q = (
+            select(s.fixmedins_code, cert, net_count, total(s.medfee_sumamt))
+            .select_from(t.settlement.outerjoin(original, original.c.setl_id == s.revs_setl_id))
+            .where(s.setl_time >= begin, s.setl_time < end)
+            .group_by(s.fixmedins_code, cert)
+        )
+        if region:
+            q = q.where(s.insuplc_admdvs.startswith(region, autoescape=True))
+        return [CertSlice(str(code), str(kind), int(n), int(fen)) for code, kind, n, fen in self.conn.execute(q)]
+
+    def voucher_of(self, psn_no: str) -> VoucherRecord | None:
+        row = self.conn.execute(select(t.voucher).where(t.voucher.c.psn_no == psn_no)).first()
+        return VoucherRecord(**row._mapping) if row else None
+
+    def voucher_uses(self, psn_no: str, limit: int) -> list[VoucherUse]:
+        u = t.voucher_use.c
+        q = select(t.voucher_use).where(u.psn_no == psn_no).order_by(u.used_at.desc(), u.nonce).limit(limit)
+        return [VoucherUse(**r._mapping) for r in self.conn.execute(q)]
+
+
+def count_if(condition: Any) -> Any:
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
+def _insured_in(psn_no: Any, region: str) -> Any:
+    """The person has an insurance of the region (how the console scopes persons)."""
+    i = t.insurance.c
+    return exists().where(i.psn_no == psn_no, i.insuplc_admdvs.startswith(region, autoescape=True))
 
 
 def _institution_columns() -> list[Any]:

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from sqlalchemy import Engine
 
 from yibao.store.engine import make_engine
+from yibao.store.nonces import SqlNonces
 from yibao.store.sql import ConfigCache, SqlStore
 
 
@@ -38,6 +39,11 @@ class Database:
     def _transaction(self, options: dict[str, object]) -> Iterator[SqlStore]:
         with self.engine.connect().execution_options(**options) as conn, conn.begin():
             yield SqlStore(conn, self.cache)
+
+    def shared_nonces(self) -> SqlNonces | None:
+        """Where the gateway's workers share the nonces they have seen: the database on PostgreSQL
+        (several worker processes); None on SQLite, served by one process, which keeps them in memory."""
+        return None if self.sqlite else SqlNonces(self.engine)
 
     def dispose(self) -> None:
         self.engine.dispose()

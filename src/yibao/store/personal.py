@@ -15,6 +15,7 @@ The keys live in a file outside the database (``YIBAO_DATA_KEY_FILE``)::
     v2 <32 hex digits: an SM4 key>        the newest key (the first v-line) seals new values
     v1 <32 hex digits>                    older keys still open the values that name them
     lookup <64 hex digits>                the HMAC-SM3 key of the lookup hashes (exactly one)
+    lookup-previous <64 hex digits>       while `yibao data-key rotate-lookup` runs: the key before
 
 Without the variable (a developer's machine), the file is ``<database file>.keys`` next to an SQLite
 database, and ``$XDG_DATA_HOME/yibao/data-keys`` (``~/.local/share/yibao/data-keys``) for any other
@@ -35,7 +36,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -49,7 +50,7 @@ from yibao.crypto.sm import Unsealed, sm4_gcm_open, sm4_gcm_seal
 
 ENV = "YIBAO_DATA_KEY_FILE"
 T = TypeVar("T")
-_KEY_LINE = re.compile(r"^(v[1-9][0-9]{0,8}|lookup)\s+([0-9a-fA-F]+)$")
+_KEY_LINE = re.compile(r"^(v[1-9][0-9]{0,8}|lookup|lookup-previous)\s+([0-9a-fA-F]+)$")
 HEADER = (
     "# yibao personal-data keys (docs/security.md, 'Personal data at rest'). Keep this file outside the\n"
     "# database and its backups. Newest SM4 key first; 'lookup' is the HMAC-SM3 key of the lookup hashes.\n"
@@ -70,12 +71,14 @@ class KeyRing:
     """SM4 keys (16 bytes) by id."""
     newest: int
     lookup: bytes
+    previous_lookup: bytes | None = None
+    """The lookup key before ``lookup`` while the rows are hashed again: lookups try both."""
 
     @classmethod
     def parse(cls, text: str, where: str = "key file") -> KeyRing:
         keys: dict[int, bytes] = {}
         order: list[int] = []
-        lookup: bytes | None = None
+        lookups: dict[str, bytes] = {}
         for n, raw in enumerate(text.splitlines(), 1):
             line = raw.strip()
             if not line or line.startswith("#"):
@@ -84,12 +87,12 @@ class KeyRing:
             if m is None:
                 raise DataKeyError(f"{where}:{n}: expected 'v<id> <32 hex digits>' or 'lookup <64 hex digits>'")
             name, value = m.group(1), bytes.fromhex(m.group(2))
-            if name == "lookup":
-                if lookup is not None:
-                    raise DataKeyError(f"{where}:{n}: a second lookup key")
+            if name.startswith("lookup"):
+                if name in lookups:
+                    raise DataKeyError(f"{where}:{n}: a second {name} key")
                 if len(value) < 32:
-                    raise DataKeyError(f"{where}:{n}: the lookup key must have at least 64 hex digits")
-                lookup = value
+                    raise DataKeyError(f"{where}:{n}: a lookup key must have at least 64 hex digits")
+                lookups[name] = value
                 continue
             key_id = int(name[1:])
             if key_id in keys:
@@ -100,18 +103,27 @@ class KeyRing:
             order.append(key_id)
         if not order:
             raise DataKeyError(f"{where}: no SM4 key (a line 'v1 <32 hex digits>')")
-        if lookup is None:
+        if "lookup" not in lookups:
             raise DataKeyError(f"{where}: no lookup key (a line 'lookup <64 hex digits>')")
-        return cls(keys, order[0], lookup)
+        return cls(keys, order[0], lookups["lookup"], lookups.get("lookup-previous"))
 
     def text(self) -> str:
         lines = [f"v{self.newest} {self.keys[self.newest].hex()}"]
         lines += [f"v{k} {v.hex()}" for k, v in sorted(self.keys.items(), reverse=True) if k != self.newest]
-        return HEADER + "\n".join([*lines, f"lookup {self.lookup.hex()}"]) + "\n"
+        lines.append(f"lookup {self.lookup.hex()}")
+        if self.previous_lookup is not None:
+            lines.append(f"lookup-previous {self.previous_lookup.hex()}")
+        return HEADER + "\n".join(lines) + "\n"
 
     def with_new_key(self) -> KeyRing:
         new = max(self.keys) + 1
-        return KeyRing({**self.keys, new: secrets.token_bytes(16)}, new, self.lookup)
+        return replace(self, keys={**self.keys, new: secrets.token_bytes(16)}, newest=new)
+
+    def with_new_lookup(self) -> KeyRing:
+        """A new lookup key; the current one stays as the previous until the rows are hashed again."""
+        if self.previous_lookup is not None:
+            raise DataKeyError("a lookup rotation is under way already: run `yibao data-key rotate-lookup` again")
+        return replace(self, lookup=secrets.token_bytes(32), previous_lookup=self.lookup)
 
     @classmethod
     def generate(cls) -> KeyRing:
@@ -143,6 +155,7 @@ class PersonalData:
         self._newest = ring.newest
         self._prefix = f"v{ring.newest}:"
         self._lookup = crypto_hmac.HMAC(ring.lookup, hashes.SM3())
+        self._previous = None if ring.previous_lookup is None else crypto_hmac.HMAC(ring.previous_lookup, hashes.SM3())
 
     def _file_stamp(self) -> tuple[int, int] | None:
         try:
@@ -205,10 +218,17 @@ class PersonalData:
         return stored is None or stored.startswith(self._prefix)
 
     def lookup(self, value: str) -> str:
-        """The keyed hash an equality lookup uses: hex HMAC-SM3(lookup key, value)."""
-        h = self._lookup.copy()
-        h.update(value.encode())
-        return h.finalize().hex()
+        """The keyed hash stored for equality lookups: hex HMAC-SM3(lookup key, value)."""
+        if time.monotonic() - self._checked > self.RECHECK:
+            self.reload()
+        return _hash(self._lookup, value)
+
+    def lookups(self, value: str) -> tuple[str, str]:
+        """The hashes a row with ``value`` may carry: under the lookup key, and under the previous one
+        while the rows are hashed again (else the first twice: one statement shape either way)."""
+        current = self.lookup(value)
+        previous = self._previous
+        return current, current if previous is None else _hash(previous, value)
 
     # ---------------------------------------------------------------- persons
 
@@ -387,3 +407,9 @@ def sealed_batches(personal: PersonalData, batches: Iterator[T], rows_of: Callab
         finally:
             for _, future in pending:
                 future.cancel()
+
+
+def _hash(mac: crypto_hmac.HMAC, value: str) -> str:
+    h = mac.copy()
+    h.update(value.encode())
+    return h.finalize().hex()

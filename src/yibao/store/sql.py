@@ -50,6 +50,7 @@ from yibao.files import catalog_item_from_data, policy_from_json
 from yibao.store import reference as ref_store
 from yibao.store import tables as t
 from yibao.store.accounts import SqlAccounts
+from yibao.store.online import SqlOnlineOrders
 from yibao.store.personal import READ_COLUMNS, PersonalData, personal_for
 from yibao.store.voucher import SqlVouchers
 
@@ -99,7 +100,7 @@ class ConfigCache:
             self._version = None
 
 
-class SqlStore(SqlAccounts, SqlVouchers):  # accounts, sessions, audit log: store.accounts; vouchers: store.voucher
+class SqlStore(SqlAccounts, SqlVouchers, SqlOnlineOrders):  # see store.accounts, store.voucher, store.online
     def __init__(self, conn: Connection, cache: ConfigCache) -> None:
         self.conn = conn
         self.cache = cache
@@ -249,8 +250,8 @@ class SqlStore(SqlAccounts, SqlVouchers):  # accounts, sessions, audit log: stor
 
     def _person_by(self, column: str, value: str, same: Callable[[PersonRecord], bool]) -> PersonRecord | None:
         """By the keyed hash of an ID or card number (the clear value is not stored), checked once opened."""
-        statement = f"SELECT {_PERSON_COLUMNS} FROM person WHERE {column} = ? ORDER BY psn_no"
-        rows = self.sql(statement, (self.personal.lookup(value),)).fetchall()
+        statement = f"SELECT {_PERSON_COLUMNS} FROM person WHERE {column} IN (?, ?) ORDER BY psn_no"
+        rows = self.sql(statement, self.personal.lookups(value)).fetchall()
         found = [_make(PersonRecord, self.personal.open_person(row), self.postgres) for row in rows]
         return next((p for p in found if same(p)), None)
 

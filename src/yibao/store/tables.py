@@ -502,3 +502,38 @@ voucher_use = Table(  # one row per code redeemed: "each code once" is its prima
     Index("ix_voucher_use_psn", "psn_no", "used_at"),
     Index("ix_voucher_use_time", "used_at"),
 )
+
+# ---------------------------------------------------------------- online orders of internet hospitals (6201–6401)
+
+online_order = Table(  # an order uploaded by 6201, paid in the portal, refunded by 6203, cancelled by 6401
+    "online_order",
+    metadata,
+    Column("pay_ord_id", String(30), primary_key=True),  # ours
+    Column("fixmedins_code", String(30), nullable=False),
+    Column("med_org_ord", String(30), nullable=False),  # the institution's order number
+    Column("psn_no", String(30), nullable=False),
+    Column("insutype", String(6), nullable=False),
+    Column("med_type", String(6), nullable=False),
+    Column("acct_used_flag", Boolean, nullable=False),
+    Column("mdtrt_id", String(30), nullable=False),  # the visit made for the order
+    Column("status", String(1), nullable=False),  # 1 awaiting payment, 2 paid, 3 refunded, 4 cancelled
+    Column("setl_id", String(30), nullable=True),
+    Column("refund_setl_id", String(30), nullable=True),
+    money("medfee_sumamt"),  # the pre-settlement's amounts at upload; the settlement's once paid
+    money("fund_pay_sumamt"),
+    money("acct_pay"),
+    money("psn_cash_pay"),
+    Column("created_at", DateTime, nullable=False),
+    Column("paid_at", DateTime, nullable=True),
+    Column("closed_at", DateTime, nullable=True),  # refunded or cancelled
+    UniqueConstraint("fixmedins_code", "med_org_ord"),
+    Index("ix_online_order_psn", "psn_no", "created_at"),
+)
+
+gateway_nonce = Table(  # the Rio nonces the gateway has let in, within its window (store/nonces.py)
+    "gateway_nonce",
+    metadata,
+    Column("caller", String(64), primary_key=True),
+    Column("nonce", String(64), primary_key=True),
+    Column("signed_at", DateTime, nullable=False, index=True),
+)

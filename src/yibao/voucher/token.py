@@ -14,7 +14,7 @@ alphanumeric set, so the code is about a sixth smaller than with base64) of::
 
 Verification checks, in this order: the shape (``Malformed``), the key id (``UnknownKey``), the
 signature (``BadSignature``), the expiry (``Expired``): an expired answer is given for authentic
-codes only. "Once" is the caller's ``Redemptions`` (``redeem``).
+codes only. "Once" is the database's: the key (key_id, nonce) of ``voucher_use`` (yibao.app.voucher).
 """
 
 from __future__ import annotations
@@ -23,10 +23,8 @@ import base64
 import binascii
 import os
 import struct
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Protocol
 
 from yibao.crypto.sm2 import SIGNATURE, Sm2Backend
 
@@ -59,10 +57,6 @@ class BadSignature(TokenError):
 
 class Expired(TokenError):
     reason = "expired"
-
-
-class AlreadyRedeemed(TokenError):
-    reason = "redeemed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,47 +139,4 @@ def verify(text: str, now: float, public_keys: Mapping[int, bytes], backend: Sm2
         raise BadSignature("signature does not verify")
     if now >= claims.expires:
         raise Expired(f"expired {int(now) - claims.expires + 1} s ago")
-    return claims
-
-
-class Redemptions(Protocol):
-    """Where used codes are recorded. ``redeem`` must be atomic across every process that accepts codes
-    (the database's unique key on (key_id, nonce) will be: issue 6, later); it may forget a code once
-    its expiry has passed, since ``verify`` refuses it from then on."""
-
-    def redeem(self, key_id: int, nonce: bytes, expires: int) -> bool:
-        """Record the code as used: True the first time, False if it already was."""
-        ...
-
-
-class MemoryRedemptions:
-    """Redemptions in one process's memory (tests, a single-process developer server)."""
-
-    def __init__(self) -> None:
-        self._used: dict[tuple[int, bytes], int] = {}
-        self._lock = threading.Lock()
-
-    def redeem(self, key_id: int, nonce: bytes, expires: int) -> bool:
-        with self._lock:
-            if (key_id, nonce) in self._used:
-                return False
-            self._used[(key_id, nonce)] = expires
-            return True
-
-    def forget_before(self, now: float) -> int:
-        """Drop codes expired at ``now``; how many."""
-        with self._lock:
-            old = [k for k, expires in self._used.items() if expires <= now]
-            for k in old:
-                del self._used[k]
-            return len(old)
-
-
-def redeem(
-    text: str, now: float, public_keys: Mapping[int, bytes], backend: Sm2Backend, redemptions: Redemptions
-) -> Claims:
-    """``verify``, then record the code as used: AlreadyRedeemed the second time."""
-    claims = verify(text, now, public_keys, backend)
-    if not redemptions.redeem(claims.key_id, claims.nonce, claims.expires):
-        raise AlreadyRedeemed("this code was used already")
     return claims

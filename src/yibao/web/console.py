@@ -14,7 +14,9 @@ from __future__ import annotations
 import os
 import threading
 import time
+import uuid
 from collections.abc import Callable
+from dataclasses import asdict
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -28,7 +30,8 @@ from starlette.concurrency import run_in_threadpool
 
 from yibao.app import accounts as account
 from yibao.app import audit as audit_log
-from yibao.app import dashboard
+from yibao.app import dashboard, online, voucher_portal
+from yibao.app import voucher as vouchers
 from yibao.app.accounts import (
     CONSOLE,
     PORTAL,
@@ -41,10 +44,15 @@ from yibao.app.accounts import (
 )
 from yibao.app.audit import Action, AuditEntry
 from yibao.app.dashboard import DashboardSource, DashboardStore, Overview
+from yibao.app.errors import NotFound, Refused
+from yibao.app.online_orders import AWAITING
 from yibao.app.ports import Store, UnitOfWork
-from yibao.app.voucher import CodeIssuer
+from yibao.app.voucher import CodeAuthority
+from yibao.domain.errors import DomainError
 from yibao.domain.money import Fen, fen_to_yuan
 from yibao.passwords import Argon2Hasher
+from yibao.sms import SmsOutbox
+from yibao.voucher.qr import qr_svg
 from yibao.web.guard import PORTAL_SELF, SAFE_METHODS, Access, guarded_route, login_url, principal_of, same_origin
 from yibao.web.i18n import AMOUNTS, LANGS, translator
 
@@ -66,6 +74,7 @@ def static_files(vendor: Path) -> dict[str, Path]:
     return {
         "console.css": HERE / "static" / "console.css",
         "console.js": HERE / "static" / "console.js",
+        "voucher.js": HERE / "static" / "voucher.js",
         "echarts.min.js": vendor / "echarts" / "dist" / "echarts.min.js",
         "htmx.min.js": vendor / "htmx.org" / "dist" / "htmx.min.js",
     }
@@ -125,7 +134,7 @@ def console_router(
     accounts: UnitOfWork,
     hasher: PasswordHasher | None = None,
     vendor: Path | None = None,
-    codes: CodeIssuer | None = None,
+    codes: CodeAuthority | None = None,
 ) -> APIRouter:
     """The console and the portal, reading through ``source``; accounts, sessions and the audit log
     through ``accounts``; ``codes`` signs the voucher codes the portal shows. Every route is checked
@@ -213,9 +222,12 @@ def console_router(
         if request.method not in SAFE_METHODS and not same_origin(request):
             return page(request, "console/refused.html", status=403, reason="origin")
         if who is None and access == PORTAL_SELF:
-            if request.method == "GET":
+            if request.method == "GET" and not htmx:
                 return RedirectResponse("/portal", status_code=303)
-            return page(request, "portal/index.html", status=401, p=None, failed=False)
+            answer = page(request, "portal/index.html", status=401, p=None, failed=False)
+            if htmx:  # the voucher page's refresh after the session ended: the whole page goes to sign-in
+                answer.headers["HX-Redirect"] = "/portal"
+            return answer
         if who is None or who.kind != CONSOLE:
             if request.method == "GET" and not htmx:
                 return RedirectResponse(login_url(request), status_code=303)
@@ -313,6 +325,13 @@ def console_router(
         o = current(request)
         return page(request, "console/_live.html", o=o, charts=chart_data(o), oob=True)
 
+    @router.get("/console/vouchers")
+    def vouchers_page(request: Request) -> Response:
+        """The electronic voucher: activation, codes read, settlements by certificate, adoption per institution."""
+        scope = region(request)
+        figures = read(lambda store: dashboard.voucher_figures(store, datetime.now(UTC), scope))
+        return page(request, "console/vouchers.html", v=figures)
+
     # ---- a person
 
     @router.get("/console/person")
@@ -338,7 +357,34 @@ def console_router(
             audit(request, Action.PERSON_VIEW, psn_no[:30], "", "not found")
             return page(request, "console/person.html", status=404, p=None, searched=True)
         audit(request, Action.PERSON_VIEW, view.psn_no)
-        return page(request, "console/person.html", p=view, searched=True)
+        voucher = read(lambda store: dashboard.person_voucher(store, view.psn_no))
+        return page(request, "console/person.html", p=view, searched=True, voucher=voucher)
+
+    @router.post("/console/person/{psn_no}/voucher")
+    async def person_voucher_change(request: Request, psn_no: str) -> Response:
+        suspend = (await form(request)).get("suspend") == "1"
+        return await run_in_threadpool(voucher_change, request, psn_no, suspend)
+
+    def voucher_change(request: Request, psn_no: str, suspend: bool) -> Response:
+        """Suspend or restore the person's voucher (yibao.app.voucher.set_suspended), audited in the same
+        transaction; then back to the person's page."""
+        scope = region(request)
+        found = read(lambda store: dashboard.find_person(store, psn_no, scope))
+        who = principal_of(request)
+        if found is None or found.psn_no != psn_no or who is None:
+            return page(request, "console/person.html", status=404, p=None, searched=True)
+        now, ip = utc_now(), client_ip(request)
+        action = Action.VOUCHER_SUSPEND if suspend else Action.VOUCHER_RESTORE
+
+        def change(store: Store) -> None:
+            changed = vouchers.set_suspended(store, psn_no, suspend, now)
+            audit_log.record(store, AuditEntry(now, who.name, who.kind, action, psn_no, changed.ec_index_no, ip))
+
+        try:
+            write(change)
+        except NotFound:
+            return page(request, "console/person.html", status=404, p=None, searched=True)
+        return RedirectResponse(f"/console/person/{quote(psn_no)}", status_code=303)
 
     # ---- an institution
 
@@ -534,9 +580,155 @@ def console_router(
         audit(request, Action.PORTAL_VIEW, psn_no)
         return page(request, "portal/index.html", p=view, failed=False)
 
+    # ---- the portal's online orders (internet hospitals, yibao.app.online): paid with the voucher's code
+
+    def orders_page(request: Request, status: int = 200, error: str = "", paid: str = "") -> Response:
+        """The person's orders; those awaiting payment carry a fresh code of the person's voucher, which
+        the payment hands back to authorise it."""
+        who = principal_of(request)
+        assert who is not None and who.psn_no is not None
+        psn_no, now = who.psn_no, utc_now()
+        code, notice = "", ""
+        with accounts.transaction(write=False) as store:
+            found = online.orders(store, psn_no)
+            names = {o.fixmedins_code: store.institution(o.fixmedins_code) for o in found}
+            if codes is not None and any(o.status == AWAITING for o in found):
+                try:
+                    code = vouchers.current_code(store, codes, psn_no, now).text
+                except DomainError as exc:  # no voucher activated, or suspended
+                    notice = exc.reason
+        listed = [
+            {**asdict(o), "institution": inst.fixmedins_name if (inst := names[o.fixmedins_code]) else o.fixmedins_code}
+            for o in found
+        ]
+        audit(request, Action.PORTAL_VIEW, psn_no, "orders")
+        return page(
+            request,
+            "portal/orders.html",
+            status=status,
+            awaiting=[o for o in listed if o["status"] == AWAITING],
+            others=[o for o in listed if o["status"] != AWAITING],
+            code=code,
+            notice=notice,
+            error=error,
+            paid=paid,
+        )
+
+    @router.get("/portal/orders")
+    def portal_orders(request: Request, paid: str = "") -> Response:
+        return orders_page(request, paid=paid[:30])
+
+    @router.post("/portal/orders/{pay_ord_id}/pay")
+    async def portal_pay(request: Request, pay_ord_id: str) -> Response:
+        code = (await form(request)).get("code", "")
+        return await run_in_threadpool(pay_order, request, pay_ord_id, code)
+
+    def pay_order(request: Request, pay_ord_id: str, code: str) -> Response:
+        """Pay the order (online.pay: the code used up, the settlement written) and audit it, in one transaction."""
+        who = principal_of(request)
+        assert who is not None and who.psn_no is not None
+        if codes is None:
+            return orders_page(request, status=503, error="本节点未配置电子凭证密钥")
+        psn_no, now, ip, verifier = who.psn_no, utc_now(), client_ip(request), codes
+
+        def settle_order(store: Store) -> None:
+            done = online.pay(store, verifier, psn_no=psn_no, pay_ord_id=pay_ord_id, code=code, now=now)
+            entry = AuditEntry(now, who.name, who.kind, Action.PORTAL_PAY, psn_no, pay_ord_id, ip, done.setl_id or "")
+            audit_log.record(store, entry)
+
+        try:
+            write(settle_order)
+        except NotFound as exc:
+            return orders_page(request, status=404, error=str(exc))
+        except DomainError as exc:
+            return orders_page(request, status=409, error=str(exc))
+        return RedirectResponse(f"/portal/orders?paid={quote(pay_ord_id)}", status_code=303)
+
     @router.post("/portal/logout")
     def portal_logout(request: Request) -> Response:
         return signed_out(request, PORTAL_COOKIE, "/portal")
+
+    # ---- the portal's electronic voucher: activation (which signs the person in) and the live code
+
+    outbox = SmsOutbox()
+
+    def activation_page(request: Request, status: int = 200, *, step: str = "details", **fields: str) -> Response:
+        context = {"certno": "", "psn_name": "", "device_id": "", "error": "", **fields}
+        context["device_id"] = context["device_id"] or str(uuid.uuid4())  # the page's script keeps its own
+        return page(request, "portal/activate.html", status=status, step=step, **context)
+
+    @router.get("/portal/activate")
+    def portal_activate_page(request: Request) -> Response:
+        return activation_page(request)
+
+    @router.post("/portal/activate")
+    async def portal_activate(request: Request) -> Response:
+        f = await form(request)
+        now, ip = utc_now(), client_ip(request)
+        certno, psn_name = f.get("certno", "").strip()[:50], f.get("psn_name", "").strip()[:50]
+        device_id = f.get("device_id", "").strip() or str(uuid.uuid4())
+
+        def attempt(store: Store) -> voucher_portal.CodeToSend | Refused | None:
+            try:
+                return voucher_portal.start(
+                    store, certno=certno, psn_name=psn_name, device_id=device_id, now=now, ip=ip
+                )
+            except Refused as exc:
+                return exc
+
+        started = await run_in_threadpool(write, attempt)
+        if isinstance(started, Refused):
+            return activation_page(request, 400, certno=certno, psn_name=psn_name, error=started.reason)
+        if started is not None:  # sent after the commit; the answer is the same when nothing was sent
+            await run_in_threadpool(outbox.send, started.psn_no, started.text, now)
+        return activation_page(request, step="code", certno=certno)
+
+    @router.post("/portal/activate/confirm")
+    async def portal_activate_confirm(request: Request) -> Response:
+        f = await form(request)
+        now, ip = utc_now(), client_ip(request)
+        certno = f.get("certno", "").strip()[:50]
+
+        def attempt(store: Store) -> str | Refused:
+            try:
+                token, _ = voucher_portal.confirm(store, certno=certno, code=f.get("code", ""), now=now, ip=ip)
+            except Refused as exc:  # the failed try and its audit row are committed all the same
+                return exc
+            return token
+
+        confirmed = await run_in_threadpool(write, attempt)
+        if isinstance(confirmed, Refused):
+            return activation_page(request, 401, step="code", certno=certno, error=confirmed.reason)
+        response = RedirectResponse("/portal/voucher", status_code=303)
+        set_session_cookie(request, response, PORTAL_COOKIE, confirmed)
+        return response
+
+    def voucher_now(request: Request, history: bool) -> dict[str, Any]:
+        """What the voucher page and its code show: the view, the code's SVG, its seconds left."""
+        who = principal_of(request)
+        assert who is not None and who.psn_no is not None
+        now = utc_now()
+        with accounts.transaction(write=False) as store:
+            view = voucher_portal.voucher_view(store, who.psn_no, now, codes, history=history)
+        shown: dict[str, Any] = {"v": view, "qr": "", "seconds": 0}
+        if view.code is not None:
+            shown["qr"] = qr_svg(view.code.text)
+            shown["seconds"] = max(int((view.code.expires - now).total_seconds()), 0)
+        return shown
+
+    @router.get("/portal/voucher")
+    def portal_voucher(request: Request) -> Response:
+        shown = voucher_now(request, history=True)
+        who = principal_of(request)
+        assert who is not None
+        audit(request, Action.PORTAL_VIEW, who.psn_no or "", "voucher")
+        return page(request, "portal/voucher.html", **shown)
+
+    @router.get("/portal/voucher/code")
+    def portal_voucher_code(request: Request) -> Response:
+        """The code alone (htmx replaces it every 45 s and when its countdown ends)."""
+        shown = voucher_now(request, history=False)
+        return page(request, "portal/_voucher_code.html", **shown)
 
     return router
 

@@ -34,10 +34,12 @@ ROUTES: dict[tuple[str, str], Access] = {
     # the figures: no personal data
     ("GET", "/console"): Permission.FIGURES,
     ("GET", "/console/live"): Permission.FIGURES,
+    ("GET", "/console/vouchers"): Permission.FIGURES,
     # personal data
     ("GET", "/console/person"): Permission.PERSONS,
     ("POST", "/console/person"): Permission.PERSONS,
     ("GET", "/console/person/{psn_no}"): Permission.PERSONS,
+    ("POST", "/console/person/{psn_no}/voucher"): Permission.VOUCHERS,
     ("GET", "/console/settlement"): Permission.SETTLEMENTS,
     ("GET", "/console/settlement/{setl_id}"): Permission.SETTLEMENTS,
     # institutions and the ledger
@@ -55,6 +57,15 @@ ROUTES: dict[tuple[str, str], Access] = {
     ("POST", "/portal"): PUBLIC,
     ("GET", "/portal/me"): PORTAL_SELF,
     ("POST", "/portal/logout"): PORTAL_SELF,
+    # online orders of internet hospitals: the person's own, paid with their voucher's code
+    ("GET", "/portal/orders"): PORTAL_SELF,
+    ("POST", "/portal/orders/{pay_ord_id}/pay"): PORTAL_SELF,
+    # the electronic voucher: activation is a sign-in (public), the code is the person's own
+    ("GET", "/portal/activate"): PUBLIC,
+    ("POST", "/portal/activate"): PUBLIC,
+    ("POST", "/portal/activate/confirm"): PUBLIC,
+    ("GET", "/portal/voucher"): PORTAL_SELF,
+    ("GET", "/portal/voucher/code"): PORTAL_SELF,
 }
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})

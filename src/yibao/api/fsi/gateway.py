@@ -13,8 +13,9 @@ there is nothing per caller to store or look up on each request. Rotation: a key
 new key first, and signatures made with the keys after it are still accepted until they are removed.
 
 A timestamp more than ``max_skew`` seconds from now is stale; a Rio nonce is accepted once within
-that window (remembered per server process: a replay sent to another worker process gets past this
-check, but a replayed write still moves nothing, because its msgid was answered already).
+that window. The nonces used are remembered by a ``Nonces``: in the process's memory by default, in
+the database (``yibao.store.nonces``) when the server runs on PostgreSQL, where several worker
+processes share the load and a replay must be refused by whichever of them receives it.
 """
 
 from __future__ import annotations
@@ -28,11 +29,14 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from cryptography.hazmat.primitives import hashes, hmac
 
 RIO, SM3 = "rio", "sm3"
 INSTITUTION = re.compile(r"^[HP]\d{11}$")
+MAX_NONCE = 64
+"""The longest x-tif-nonce taken (Rio sends 32 hex digits or a UUID)."""
 
 
 class GatewayError(Exception):
@@ -109,15 +113,44 @@ def read_keys(path: Path) -> list[bytes]:
     return keys
 
 
+class Nonces(Protocol):
+    def first_use(self, caller: str, nonce: str, at: float, forget_before: float) -> bool:
+        """Record the caller's nonce (signed at ``at``, Unix seconds): True the first time, False after.
+        Nonces signed before ``forget_before`` may be forgotten: their timestamps are stale by then."""
+        ...
+
+
+class MemoryNonces:
+    """The nonces one process has seen."""
+
+    def __init__(self) -> None:
+        self._seen: dict[tuple[str, str], float] = {}
+        self._lock = threading.Lock()
+
+    def first_use(self, caller: str, nonce: str, at: float, forget_before: float) -> bool:
+        with self._lock:
+            if len(self._seen) > 100_000:
+                self._seen = {k: t for k, t in self._seen.items() if t >= forget_before}
+            if (caller, nonce) in self._seen:
+                return False
+            self._seen[caller, nonce] = at
+            return True
+
+
 class Gateway:
-    def __init__(self, keys: Sequence[bytes], max_skew: int = 300, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        keys: Sequence[bytes],
+        max_skew: int = 300,
+        clock: Callable[[], float] = time.time,
+        nonces: Nonces | None = None,
+    ) -> None:
         if not keys:
             raise ValueError("a gateway needs at least one key")
         self.keys = list(keys)
         self.max_skew = max_skew
         self.clock = clock
-        self._nonces: dict[tuple[str, str], float] = {}
-        self._lock = threading.Lock()
+        self.nonces: Nonces = nonces or MemoryNonces()
 
     @classmethod
     def from_file(cls, path: Path) -> Gateway:
@@ -174,10 +207,7 @@ class Gateway:
         raise GatewayError("x-ca-signature", "签名不符")
 
     def _once(self, paasid: str, nonce: str, at: float) -> None:
-        now = self.clock()
-        with self._lock:
-            if len(self._nonces) > 100_000:
-                self._nonces = {k: t for k, t in self._nonces.items() if now - t <= self.max_skew}
-            if (paasid, nonce) in self._nonces:
-                raise GatewayError("x-tif-nonce", "已使用过（重放）")
-            self._nonces[paasid, nonce] = at
+        if len(nonce) > MAX_NONCE or len(paasid) > MAX_NONCE:
+            raise GatewayError("x-tif-nonce", f"x-tif-paasid 与 x-tif-nonce 不能超过 {MAX_NONCE} 个字符")
+        if not self.nonces.first_use(paasid, nonce, at, self.clock() - self.max_skew):
+            raise GatewayError("x-tif-nonce", "已使用过（重放）")

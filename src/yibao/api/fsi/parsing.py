@@ -16,17 +16,26 @@ from yibao.api.fsi.envelope import EnvelopeError, to_utc
 
 T = TypeVar("T")
 DEEP = "JSON嵌套层数过多"
-TOLERANT = ConfigDict(coerce_numbers_to_str=True, extra="ignore", str_strip_whitespace=True)
+TOLERANT = ConfigDict(coerce_numbers_to_str=True, extra="ignore")
+"""Not ``str_strip_whitespace``: pydantic-core keeps every string it strips in a cache of 16,384
+entries, about 1.3 MiB a worker, which a soak saw as growth (docs/reliability.md); ``_present`` strips."""
 
 
 def _present(value: Any) -> Any:
+    """The value without empty fields (None, "" or blanks) and with its strings stripped."""
     if isinstance(value, dict):
-        return {
-            k: _present(v) if isinstance(v, dict | list) else v for k, v in value.items() if v is not None and v != ""
-        }
+        out = {}
+        for k, v in value.items():
+            if isinstance(v, str):
+                v = v.strip()
+            elif isinstance(v, dict | list):
+                v = _present(v)
+            if v is not None and v != "":
+                out[k] = v
+        return out
     if isinstance(value, list):
         return [_present(v) for v in value]
-    return value
+    return value.strip() if isinstance(value, str) else value
 
 
 _ADAPTERS: dict[type[Any], TypeAdapter[Any]] = {}

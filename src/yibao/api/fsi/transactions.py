@@ -21,6 +21,7 @@ from yibao.app import commands as c
 from yibao.app import (
     correct,
     files,
+    online,
     pharmacy,
     queries,
     reconcile,
@@ -111,6 +112,16 @@ def pharmacy_purchase(commit: bool) -> Handler:
     return handle
 
 
+def online_upload(store: Store, ctx: Context, data: dict[str, Any]) -> tuple[Output, str | None]:
+    """6201: the order's data and its fee lines in one message."""
+    cmd, lines = one(data, "data", c.OnlineUpload), many(data, "feedetail", c.FeeLineIn, most=MAX_FEE_LINES)
+    return online.upload(store, ctx, cmd, lines)
+
+
+def online_refund(store: Store, ctx: Context, data: dict[str, Any]) -> tuple[Output, str | None]:
+    return online.refund(store, ctx, one(data, "data", c.OrderRef))
+
+
 def cancel_outpatient_fees(store: Store, ctx: Context, data: dict[str, Any]) -> tuple[Output, str | None]:
     ref = one(data, "data", c.VisitRef)
     batch = None if ref.chrg_bchno in ("", visits.CANCEL_ALL) else ref.chrg_bchno
@@ -174,6 +185,7 @@ OUT_SETTLE = "outpatientSettleService/"
 QUERY = "fsiIntegratedQueryService/"
 PHARMACY = "pharmacySettleService/"  # [inferred]
 STMT = "ybSettlementStmtService/"
+ONLINE = "onlineSettleService/"  # [inferred]
 W, R = True, False  # writes / reads
 
 TRANSACTIONS: dict[str, Transaction] = {
@@ -248,6 +260,13 @@ TRANSACTIONS: dict[str, Transaction] = {
                     ("catalogqueryservice/queryDataDic",)),
         Transaction("9101", "文件上传", file_upload, W, ("fileupload/upload",)),
         Transaction("9102", "文件下载", file_download, R, ("fileupload/download",)),
+        # 互联网+医保 (移动支付): the paths are not in the public code
+        Transaction("6201", "线上费用明细上传", online_upload, W, (ONLINE + "uploadFeeDetail",)),  # [inferred]
+        Transaction("6203", "医保退费", online_refund, W, (ONLINE + "refundSetl",)),  # [inferred]
+        Transaction("6301", "订单结算结果查询", simple(online.query, "data", c.OrderRef), R,
+                    (ONLINE + "querySetlResult",)),  # [inferred]
+        Transaction("6401", "费用明细上传撤销", simple(online.cancel, "data", c.OrderRef), W,
+                    (ONLINE + "revokeFeeDetail",)),  # [inferred]
         Transaction("5201", "就诊信息查询", simple(queries.visits, "data", c.RecordQuery), R,
                     (QUERY + "queryMdtrtInfo",)),  # [inferred]
         Transaction("5202", "诊断信息查询", simple(queries.diagnoses, "data", c.RecordQuery), R,
