@@ -18,10 +18,12 @@ from yibao.domain.policy import select_policy
 from yibao.domain.settlement import calculate
 from yibao.files import FileError, dumps, load_catalog, load_claim, load_policy
 from yibao.gateway_cli import gateway_app
+from yibao.hub.cli import hub_app
 from yibao.sim.cli import sim_app
 from yibao.store import loading, migrate
 from yibao.store.database import Database
 from yibao.store.engine import make_engine
+from yibao.store.filings import load_zones_file
 from yibao.voucher_cli import voucher_app
 
 app = typer.Typer(
@@ -149,6 +151,12 @@ def load_reference_cmd(files: list[Path], database_url: DbUrl = None) -> None:
     load_each(files, database_url, load)
 
 
+@app.command("load-zones")
+def load_zones_cmd(files: list[Path], database_url: DbUrl = None) -> None:
+    """Load filing-free zones (免备案区域; a zone replaces the stored one of the same code)."""
+    load_each(files, database_url, lambda db, path: f"zones {path.name}: {', '.join(load_zones_file(db, path))}")
+
+
 @ledger_app.command("check")
 def ledger_check(database_url: DbUrl = None) -> None:
     """Prove the ledger: every transfer balanced, account totals = transfers, funds and payables = settlements."""
@@ -208,19 +216,36 @@ def serve(
 def demo(
     port: int = 8000,
     database: Annotated[Path, typer.Option(help="SQLite file, made afresh.")] = Path("yibao-demo.db"),
-    persons: Annotated[int, typer.Option(min=1, help="Insured persons of the synthetic city.")] = 200_000,
-    institutions: Annotated[int, typer.Option(min=2, help="Hospitals and pharmacies.")] = 130,
+    persons: Annotated[
+        int | None, typer.Option(min=1, help="Insured persons of each synthetic city [200,000; 5,000 with --regions].")
+    ] = None,
+    institutions: Annotated[
+        int | None, typer.Option(min=2, help="Hospitals and pharmacies of each city [130; 20 with --regions].")
+    ] = None,
     rate: Annotated[float, typer.Option(min=0.1, help="Settlements a second the hospitals aim at.")] = 30.0,
     seed: int = 1,
     headless: Annotated[bool, typer.Option(help="No browser: stop after --settlements and check the books.")] = False,
-    settlements: Annotated[int | None, typer.Option(min=1, help="With --headless: how many, then stop.")] = None,
+    settlements: Annotated[
+        int | None, typer.Option(min=1, help="With --headless: how many (at each node), then stop.")
+    ] = None,
+    regions: Annotated[
+        int, typer.Option(min=1, max=3, help="Cities, each on its own node of a national hub (2 or 3: cross-region).")
+    ] = 1,
 ) -> None:
-    """A city goes live: build it, serve it, let its hospitals settle; watch /console (Ctrl-C stops)."""
-    from yibao.demo import run
+    """A city goes live: build it, serve it, let its hospitals settle; watch /console (Ctrl-C stops).
 
+    With --regions 3: Guangzhou, Qingpu and Wujiang on three nodes and a hub, some visits across regions."""
     if headless and settlements is None:
         raise fail("--headless needs --settlements N")
-    raise typer.Exit(run(database, port, persons, institutions, rate, seed, settlements if headless else None))
+    if regions > 1:
+        from yibao import demo_regions
+
+        raise typer.Exit(demo_regions.run(database, port, regions, persons, institutions, rate, seed,
+                                          settlements if headless else None))  # fmt: skip
+    from yibao.demo import run
+
+    raise typer.Exit(run(database, port, persons or 200_000, institutions or 130, rate, seed,
+                         settlements if headless else None))  # fmt: skip
 
 
 app.add_typer(sim_app, name="sim")
@@ -228,3 +253,4 @@ app.add_typer(user_app, name="user")
 app.add_typer(gateway_app, name="gateway")
 app.add_typer(data_key_app, name="data-key")
 app.add_typer(voucher_app, name="voucher")
+app.add_typer(hub_app, name="hub")

@@ -32,3 +32,28 @@ def test_headless_demo_settles_prints_the_figures_and_balances_the_books(tmp_pat
         net = conn.execute(select(func.sum(case((settlement.c.revs_setl_id.is_(None), 1), else_=-1)))).scalar_one()
     engine.dispose()
     assert int(shown.group(1).replace(",", "")) == net >= 100
+
+
+def test_the_multi_region_demo_settles_across_regions_and_every_node_balances(tmp_path: Path) -> None:
+    """`yibao demo --regions 3 --headless`: three cities on three nodes and a hub; some visits are of
+    persons insured in another city; every node's books balance and both sides record the same count."""
+    db = tmp_path / "demo.db"
+    run = subprocess.run(
+        [sys.executable, "-m", "yibao", "demo", "--regions", "3", "--headless", "--settlements", "25", "--persons",
+         "1200", "--institutions", "8", "--rate", "15", "--port", str(free_port()), "--database", str(db)],
+        capture_output=True, text=True, timeout=240, check=False, env={**os.environ, "COLUMNS": "220"},
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-3000:]
+    assert "ledger check: every node's postings balanced" in run.stdout
+    assert "/console/cross-region" in run.stdout and run.stdout.count("登录 admin / ") == 3
+    sides: dict[str, int] = {"T": 0, "I": 0}
+    for node in ("gz-440100", "qp-310118", "wj-320509"):
+        engine = make_engine(f"sqlite:///{tmp_path / 'demo-regions' / node}.db")
+        with engine.connect() as conn:
+            for side, n in conn.execute(
+                select(settlement.c.cross_region, func.count()).group_by(settlement.c.cross_region)
+            ):
+                if side in sides:
+                    sides[side] += n
+        engine.dispose()
+    assert sides["T"] == sides["I"] > 0

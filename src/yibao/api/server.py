@@ -14,19 +14,22 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.types import Receive, Scope, Send
 
 from yibao import __version__
-from yibao.api import ec
+from yibao.api import ec, node
 from yibao.api.ec import CodeQuery
 from yibao.api.fsi.dispatch import Dispatcher, utcnow
-from yibao.api.fsi.gateway import Gateway, GatewayError
+from yibao.api.fsi.gateway import Caller, Gateway, GatewayError
 from yibao.api.fsi.transactions import PATHS, TRANSACTIONS
+from yibao.api.node import NodeCalls
 from yibao.app.files import FileContent
 from yibao.app.voucher import REFUSALS
+from yibao.federation.client import HubFederation
 from yibao.store.dashboard import SqlDashboardSource
 from yibao.store.database import Database
 from yibao.voucher.authority import Authority
@@ -86,7 +89,8 @@ def create_app(db: Database | None = None, gateway: Gateway | None = None) -> Na
         "service path and at the single entry /fsi/api/callService with `infno` in the body.",
     )
     authority = Authority.load()  # the voucher codes' keys: signs for the portal, verifies for ec.query and 1162
-    dispatcher = Dispatcher(database, os.environ.get("YIBAO_ADMDVS", "000000"), codes=authority)
+    federation = HubFederation.from_env()  # one node of several, if YIBAO_NODE_ID and the rest are set
+    dispatcher = Dispatcher(database, os.environ.get("YIBAO_ADMDVS", "000000"), codes=authority, federation=federation)
 
     app.openapi = lambda: fsi_openapi(app)  # type: ignore[method-assign]
 
@@ -97,7 +101,10 @@ def create_app(db: Database | None = None, gateway: Gateway | None = None) -> Na
     # the console (/console) and portal (/portal); accounts, sessions and the audit log in the same database
     app.include_router(console_router(SqlDashboardSource(database), database, codes=authority))
 
-    return NationalInterface(app, dispatcher, gateway=gateway, code_query=CodeQuery(database, authority))
+    node_calls = None if federation is None else NodeCalls(database, federation, federation.secret)
+    return NationalInterface(
+        app, dispatcher, gateway=gateway, code_query=CodeQuery(database, authority), node_calls=node_calls
+    )
 
 
 class NationalInterface:
@@ -116,10 +123,12 @@ class NationalInterface:
         limits: Limits | None = None,
         gateway: Gateway | None = None,
         code_query: CodeQuery | None = None,
+        node_calls: NodeCalls | None = None,
     ) -> None:
         self.app = app
         self.dispatcher = dispatcher
         self.code_query = code_query
+        self.node_calls = node_calls
         self.gateway = gateway
         self.limits = limits or Limits.from_env()
         self.buckets = RateLimiter(self.limits.rate, self.limits.burst)
@@ -128,6 +137,15 @@ class NationalInterface:
         path = scope.get("path", "")
         if path == ec.PATH and self.code_query is not None and scope["type"] == "http" and scope["method"] == "POST":
             await self.query_code(scope, receive, send)
+            return
+        if path == node.PATH and self.node_calls is not None and scope["type"] == "http" and scope["method"] == "POST":
+            body = await self.read_body(scope, receive, "node")
+            if isinstance(body, str):
+                await self.send(send, node.refusal("body", body).decode())
+                return
+            headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+            answered = await anyio.to_thread.run_sync(self.node_calls.handle, headers, body)
+            await self.send(send, answered.decode())
             return
         if scope["type"] != "http" or scope["method"] != "POST" or not path.startswith(PREFIX):
             await self.app(scope, receive, send)
@@ -141,7 +159,7 @@ class NationalInterface:
         if isinstance(body, str):  # a refusal before the dispatcher: too large, or too many messages
             answer: str | FileContent = self.dispatcher.error(body, utcnow())
         elif self.gateway is None:
-            answer = self.dispatcher.handle(body, infno)
+            answer = await self.handle(body, infno, None)
         else:
             try:
                 sent = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
@@ -149,8 +167,15 @@ class NationalInterface:
             except GatewayError as exc:
                 answer = self.dispatcher.error(str(exc), utcnow())
             else:
-                answer = self.dispatcher.handle(body, infno, caller)
+                answer = await self.handle(body, infno, caller)
         await self.send(send, answer)
+
+    async def handle(self, body: bytes, infno: str | None, caller: Caller | None) -> str | FileContent:
+        """The dispatcher's answer: on the event loop, or, on a node of several, in a thread — its
+        messages wait for other nodes, which may be calling this one meanwhile."""
+        if self.dispatcher.federation is None:
+            return self.dispatcher.handle(body, infno, caller)
+        return await anyio.to_thread.run_sync(self.dispatcher.handle, body, infno, caller)
 
     async def query_code(self, scope: Scope, receive: Receive, send: Send) -> None:
         """ec.query (yibao.api.ec): the same limits and gateway check as the interface's messages."""

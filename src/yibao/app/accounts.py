@@ -63,6 +63,8 @@ class Permission(StrEnum):
     USERS = "users.manage"
     VOUCHERS = "voucher.manage"
     """Suspend or restore a person's electronic voucher (a lost phone, suspected abuse)."""
+    FILINGS = "filing.manage"
+    """See the cross-region filings (备案) waiting for the bureau, approve or refuse them."""
     SIGNED_IN = "signed-in"
     """Any console account: the header, signing out."""
 
@@ -77,6 +79,7 @@ GRANTS: dict[Role, frozenset[Permission]] = {
             Permission.PERSONS,
             Permission.SETTLEMENTS,
             Permission.VOUCHERS,
+            Permission.FILINGS,
         }
     ),
     Role.AUDITOR: frozenset(

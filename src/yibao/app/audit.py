@@ -41,6 +41,10 @@ class Action(StrEnum):
     VOUCHER_SUSPEND = "voucher.suspend"
     VOUCHER_RESTORE = "voucher.restore"
     REFUSED = "refused"
+    FILING_APPLY = "filing.apply"
+    FILING_VIEW = "filing.view"
+    FILING_APPROVE = "filing.approve"
+    FILING_REFUSE = "filing.refuse"
 
     @classmethod
     def label(cls, code: str) -> str:
@@ -72,6 +76,10 @@ LABELS: dict[str, str] = {
     Action.VOUCHER_SUSPEND: "暂停医保电子凭证",
     Action.VOUCHER_RESTORE: "恢复医保电子凭证",
     Action.REFUSED: "越权访问被拒绝",
+    Action.FILING_APPLY: "申请异地就医备案",
+    Action.FILING_VIEW: "查看待审核的异地就医备案",
+    Action.FILING_APPROVE: "批准异地就医备案",
+    Action.FILING_REFUSE: "驳回异地就医备案",
 }
 
 

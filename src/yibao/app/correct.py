@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 
 from yibao.app.commands import Correct, Reverse, VisitRef
+from yibao.app.cross_region import reverse_lost
 from yibao.app.errors import Refused
 from yibao.app.ports import Store
 from yibao.app.records import Context
@@ -26,6 +27,8 @@ def correct(store: Store, ctx: Context, cmd: Correct) -> dict[str, object]:
         raise Refused("input.data.oinfno", f"{cmd.oinfno} 不是可冲正交易（可冲正：{', '.join(REVERSIBLE)}）")
     done = store.logged(ctx.fixmedins_code, cmd.omsgid)
     if done is None:
+        if oinfno in SETTLING:  # a cross-region settlement may stand at the insured node though not here
+            reverse_lost(store, ctx, cmd.psn_no, cmd.omsgid)
         return {"data": {"omsgid": cmd.omsgid, "revs_flag": "0", "memo": "原交易未成功，无需冲正"}}
     if done.infno[:4] != oinfno:
         raise Refused("input.data.oinfno", f"原报文 {cmd.omsgid} 的交易是 {done.infno}，不是 {cmd.oinfno}")

@@ -244,6 +244,23 @@ class VoucherCounts:
 
 
 @dataclass(frozen=True, slots=True)
+class CrossRegionSlice:
+    """Cross-region settlements of a period for one side and region pair, net of reversals (fen)."""
+
+    side: str
+    """"T": treated here for another region's insured; "I": this node's insured, treated elsewhere."""
+    treated_in: str
+    """The treating region (mdtrtarea_admvs)."""
+    insured_in: str
+    """The insured region (insuplc_admdvs)."""
+    settlements: int
+    """Settlements less reversals."""
+    medfee_sumamt: Fen
+    fund_pay_sumamt: Fen
+    acct_pay: Fen
+
+
+@dataclass(frozen=True, slots=True)
 class CertSlice:
     """The settlements of a period at one institution with one certificate type, net of reversals."""
 
@@ -321,6 +338,12 @@ class DashboardStore(Protocol):
     def voucher_of(self, psn_no: str) -> VoucherRecord | None: ...
     def voucher_uses(self, psn_no: str, limit: int) -> list[VoucherUse]:
         """The newest first."""
+
+    # cross-region settlements (cross_region_figures)
+    def cross_region_slices(self, begin: datetime, end: datetime, region: str = "") -> list[CrossRegionSlice]:
+        """Cross-region settlements in [begin, end) per side ("T" treated here, "I" insured here) and region
+        pair, net of reversals; of ``region`` as this node's side of the pair (the treating region of a
+        "T" row, the insured region of an "I" row)."""
 
 
 class DashboardSource(Protocol):
@@ -971,4 +994,158 @@ def person_voucher(store: DashboardStore, psn_no: str, uses: int = 10) -> Person
             )
             for u in recent
         ],
+    )
+
+
+# ---------------------------------------------------------------- cross-region settlement (issue 7)
+
+TREATED_HERE = "T"
+INSURED_HERE = "I"
+CLEARING = "clearing"
+REGION_NAMES = {"440100": "广州市", "310118": "上海市青浦区", "320509": "苏州市吴江区", "330421": "嘉兴市嘉善县"}
+"""Names of the example regions, for pairs whose other region this node's region table does not hold."""
+
+
+@dataclass(frozen=True, slots=True)
+class PairFigures:
+    settlements: int
+    """Settlements less reversals."""
+    medfee_sumamt: Fen
+    fund_pay_sumamt: Fen
+    acct_pay: Fen
+
+    @property
+    def cleared(self) -> Fen:
+        """What moves between the regions: the funds and the personal account (the cash stays at the counter)."""
+        return self.fund_pay_sumamt + self.acct_pay
+
+
+NO_PAIR = PairFigures(0, 0, 0, 0)
+
+
+@dataclass(frozen=True, slots=True)
+class RegionPair:
+    """Cross-region settlements between a region of this node and another, today and in the month so far."""
+
+    side: str
+    """TREATED_HERE: ``here`` treated the insured of ``other``; INSURED_HERE: the insured of ``here`` were
+    treated in ``other``."""
+    here: str
+    other: str
+    other_name: str
+    today: PairFigures
+    month: PairFigures
+
+
+@dataclass(frozen=True, slots=True)
+class ClearingBalance:
+    """The balance of a ``clearing:<admdvs>`` account: what that region owes this node or is owed by it."""
+
+    admdvs: str
+    name: str
+    debits: Fen
+    credits: Fen
+
+    @property
+    def owed_to_us(self) -> Fen:
+        """A debit balance: this node advanced the fund payments of that region's insured."""
+        return max(self.debits - self.credits, 0)
+
+    @property
+    def owed_by_us(self) -> Fen:
+        """A credit balance: that region advanced the fund payments of this node's insured."""
+        return max(self.credits - self.debits, 0)
+
+
+@dataclass(frozen=True, slots=True)
+class CrossRegionFigures:
+    """The bureau's view of cross-region settlement (异地就医直接结算): settlements per region pair and
+    the amounts awaiting clearing."""
+
+    day: date
+    month_start: date
+    as_of: datetime
+    """Local time of the figures."""
+    treated: list[RegionPair]
+    """Treated here for other regions' insured ("T"), the busiest pair of the month first."""
+    insured: list[RegionPair]
+    """This node's insured treated elsewhere ("I"), the busiest pair of the month first."""
+    clearing: list[ClearingBalance] | None
+    """The clearing accounts with a balance (the node's books: None for a region-scoped caller)."""
+
+    @staticmethod
+    def _sum(pairs: Sequence[RegionPair], month: bool) -> PairFigures:
+        rows = [p.month if month else p.today for p in pairs]
+        return PairFigures(sum(r.settlements for r in rows), sum(r.medfee_sumamt for r in rows),
+                           sum(r.fund_pay_sumamt for r in rows), sum(r.acct_pay for r in rows))  # fmt: skip
+
+    @property
+    def treated_today(self) -> PairFigures:
+        return self._sum(self.treated, False)
+
+    @property
+    def treated_month(self) -> PairFigures:
+        return self._sum(self.treated, True)
+
+    @property
+    def insured_today(self) -> PairFigures:
+        return self._sum(self.insured, False)
+
+    @property
+    def insured_month(self) -> PairFigures:
+        return self._sum(self.insured, True)
+
+    @property
+    def owed_to_us(self) -> Fen:
+        return sum(c.owed_to_us for c in self.clearing or ())
+
+    @property
+    def owed_by_us(self) -> Fen:
+        return sum(c.owed_by_us for c in self.clearing or ())
+
+
+def cross_region_figures(store: DashboardStore, now: datetime, region: str = "") -> CrossRegionFigures:
+    """Cross-region settlements of today and of the month so far per region pair, both sides (net of
+    reversals, as ``overview``), and the balances of the clearing accounts (all-region callers only:
+    the clearing accounts are the node's, not a region's)."""
+    day = local_day(now)
+    month_start = day.replace(day=1)
+    today_begin, today_end = utc_bounds(day, day)
+    month_begin, month_end = utc_bounds(month_start, day)
+    stored = {a: n for a, n in store.region_names().items() if n and n != a}  # a guest's region may carry no name
+    names = {**REGION_NAMES, **DISTRICT_NAMES, **stored}
+
+    def per_pair(slices: Sequence[CrossRegionSlice]) -> dict[tuple[str, str, str], PairFigures]:
+        sums: dict[tuple[str, str, str], list[int]] = {}
+        for x in slices:
+            here, other = (x.treated_in, x.insured_in) if x.side == TREATED_HERE else (x.insured_in, x.treated_in)
+            total = sums.setdefault((x.side, here, other), [0, 0, 0, 0])
+            for i, v in enumerate((x.settlements, x.medfee_sumamt, x.fund_pay_sumamt, x.acct_pay)):
+                total[i] += v
+        return {k: PairFigures(*v) for k, v in sums.items()}
+
+    today = per_pair(store.cross_region_slices(today_begin, today_end, region))
+    month = per_pair(store.cross_region_slices(month_begin, month_end, region))
+
+    def pairs(side: str) -> list[RegionPair]:
+        keys = sorted({k for k in (*today, *month) if k[0] == side},
+                      key=lambda k: (-month.get(k, NO_PAIR).settlements, k))  # fmt: skip
+        return [RegionPair(side, here, other, names.get(other, other), today.get(k, NO_PAIR), month.get(k, NO_PAIR))
+                for k in keys for _, here, other in [k]]  # fmt: skip
+
+    clearing = None
+    if not region:
+        accounts = store.accounts(CLEARING, 1000)
+        clearing = sorted(
+            (ClearingBalance(a.code.split(":", 1)[1], names.get(a.code.split(":", 1)[1], ""), a.debits, a.credits)
+             for a in accounts if a.debits != a.credits),
+            key=lambda c: c.admdvs,
+        )  # fmt: skip
+    return CrossRegionFigures(
+        day=day,
+        month_start=month_start,
+        as_of=local_time(utc_naive(now)),
+        treated=pairs(TREATED_HERE),
+        insured=pairs(INSURED_HERE),
+        clearing=clearing,
     )

@@ -14,7 +14,9 @@ from typing import Protocol
 
 from yibao.app.accounts import AccountStore
 from yibao.app.audit import AuditStore
+from yibao.app.clearing import ClearingStore
 from yibao.app.commands import ClearingApply, TotalStatement
+from yibao.app.filings import FilingStore
 from yibao.app.online_orders import OnlineOrderStore
 from yibao.app.records import (
     FeeLineRecord,
@@ -89,7 +91,7 @@ class ReferenceQuery:
     """Rows whose begndate..enddate holds this date."""
 
 
-class Store(AccountStore, AuditStore, VoucherStore, OnlineOrderStore, Protocol):
+class Store(AccountStore, AuditStore, VoucherStore, OnlineOrderStore, FilingStore, ClearingStore, Protocol):
     """Also the console's accounts, sessions and audit log (``yibao.app.accounts``, ``yibao.app.audit``),
     the electronic vouchers (``yibao.app.voucher``) and online orders (``yibao.app.online_orders``)."""
 
@@ -187,6 +189,17 @@ class Store(AccountStore, AuditStore, VoucherStore, OnlineOrderStore, Protocol):
         """The personal account's balance (credits − debits)."""
 
     def ledger_facts(self) -> LedgerFacts: ...
+
+    # ---- cross-region settlement (yibao.app.cross_region)
+    def save_guest(
+        self, person: PersonRecord, insurances: list[InsuranceRecord], identities: list[IdentityRecord]
+    ) -> None:
+        """Keep (or refresh) the registry rows of a person insured at another node."""
+
+    def save_foreign_institution(self, institution: InstitutionRecord) -> None:
+        """Register another region's institution here (once), to name visits this node's insured made there."""
+
+    def settlement_ids_by_msgid(self, msgid: str) -> list[str]: ...
 
     # ---- files (9101/9102)
     def save_file(

@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from yibao.domain.money import Fen
 
 if TYPE_CHECKING:
+    from yibao.app.cross_region import Federation
     from yibao.app.voucher import CodeVerifier
 
 LOCAL = timezone(timedelta(hours=8), "Asia/Shanghai")  # no daylight saving
@@ -41,6 +42,13 @@ class Context:
     opter: str = ""
     codes: CodeVerifier | None = None
     """What verifies voucher codes (1162), if this node reads them."""
+    federation: Federation | None = None
+    """The hub and the other nodes, if this node is one of several (docs/cross-region.md)."""
+    insuplc_admdvs: str = ""
+    """The envelope's 参保地: where the person is insured, as the institution says."""
+    hub_answers: dict[str, tuple[dict[str, Any], dict[str, Any]]] | None = None
+    """In a writing transaction of a node of several: the hub's answers the dispatcher got between
+    attempts, by hub msgid: (what was asked, the answer) — yibao.app.cross_region.ask_hub."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +176,8 @@ class SettlementRow:
     setl_proc_info: str = ""
     mdtrt_cert_type: str = ""
     """The certificate shown at settlement: 01 voucher (ecToken), 02 ID card, 03 social security card."""
+    cross_region: str = ""
+    """"" local; "T" treated here, insured elsewhere; "I" insured here, treated elsewhere (docs/cross-region.md)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from yibao.app.commands import BenefitCheck, InstitutionQuery, PersonQuery
+from yibao.app.cross_region import plain, remote_person_info, remote_region
 from yibao.app.errors import NotFound, Refused
 from yibao.app.ports import Store
 from yibao.app.records import Context, PersonRecord
@@ -36,7 +37,10 @@ def find_person(store: Store, ctx: Context, q: PersonQuery) -> PersonRecord:
 
 
 def person_info(store: Store, ctx: Context, q: PersonQuery) -> dict[str, object]:
-    """1101 人员信息获取: baseinfo, insuinfo (with the personal account balance) and idetinfo."""
+    """1101 人员信息获取: baseinfo, insuinfo (with the personal account balance) and idetinfo; for a
+    person insured in a region another node serves (the envelope's insuplc_admdvs), that node's answer."""
+    if remote_region(ctx, ctx.insuplc_admdvs):
+        return remote_person_info(ctx, ctx.insuplc_admdvs, plain(q))
     person = find_person(store, ctx, q)
     insuinfo = [
         {

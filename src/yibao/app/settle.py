@@ -16,6 +16,7 @@ from datetime import date
 
 from yibao.app.access import KIND_NAME, active_insurance, own_visit
 from yibao.app.commands import Reverse, SettleIn
+from yibao.app.cross_region import remote_calculation, remote_region, reverse_remote
 from yibao.app.errors import NotFound, Refused
 from yibao.app.ports import ReadAhead, Store
 from yibao.app.records import (
@@ -30,10 +31,10 @@ from yibao.app.records import (
 )
 from yibao.app.voucher import check_ec_token
 from yibao.domain.catalog import Catalog
-from yibao.domain.claim import Claim, FeeLine, Person, Visit, age_on
+from yibao.domain.claim import Amounts, Claim, FeeLine, Person, Visit, age_on
 from yibao.domain.codes import ClrType, FundPayType
 from yibao.domain.errors import PolicyError
-from yibao.domain.ledger import reversal_of, settlement_posting
+from yibao.domain.ledger import clearing_account, reversal_of, settlement_posting
 from yibao.domain.money import Fen, fen_to_yuan, yuan_to_fen
 from yibao.domain.policy import Policy, select_policy
 from yibao.domain.settlement import SETLINFO_FIELDS, Settlement, calculate
@@ -53,6 +54,9 @@ class Computed:
     counters_before: dict[str, Fen]
     periods: dict[str, str]
     """The period each counter adds up over ("2024" or "2024-06")."""
+    cross_region: str = ""
+    """"T": settled by the insured node through the hub (this node treated); "I": this node's insured,
+    treated elsewhere (docs/cross-region.md)."""
 
     def counter_deltas(self) -> dict[tuple[str, str], Fen]:
         after = self.result.accumulators
@@ -63,8 +67,9 @@ class Computed:
         }
 
 
-def compute(store: Store, ctx: Context, cmd: SettleIn, kind: str) -> Computed:
-    """Everything a settlement needs, and the calculator's answer; writes nothing."""
+def compute(store: Store, ctx: Context, cmd: SettleIn, kind: str, *, commit: bool = False) -> Computed:
+    """Everything a settlement needs, and the calculator's answer; writes nothing here (``commit``: a
+    person insured elsewhere is settled by their insured node, which writes its side)."""
     year, month = f"{ctx.today:%Y}", f"{ctx.today:%Y-%m}"
     if cmd.mdtrt_cert_type == "01":
         check_ec_token(store, cmd.mdtrt_cert_no, ctx.fixmedins_code, cmd.psn_no, ctx.infno, ctx.now, "input.data")
@@ -96,7 +101,8 @@ def compute(store: Store, ctx: Context, cmd: SettleIn, kind: str) -> Computed:
             "input.data.medfee_sumamt",
             f"{cmd.medfee_sumamt} 与已上传待结算明细总额 {fen_to_yuan(uploaded)} 不符",
         )
-    return run_calculator(store, ctx, visit, insurance, lines, cmd.med_type or visit.med_type, cmd.acct_used_flag)
+    return run_calculator(store, ctx, visit, insurance, lines, cmd.med_type or visit.med_type, cmd.acct_used_flag,
+                          commit=commit, mid_setl_flag=cmd.mid_setl_flag)  # fmt: skip
 
 
 def run_calculator(
@@ -107,7 +113,14 @@ def run_calculator(
     lines: list[FeeLineRecord],
     med_type: str,
     acct_used_flag: bool,
+    *,
+    commit: bool = False,
+    mid_setl_flag: bool = False,
 ) -> Computed:
+    if remote_region(ctx, insurance.insuplc_admdvs):
+        result, guest = remote_calculation(store, ctx, visit, insurance, lines, med_type, acct_used_flag,
+                                           commit=commit, mid_setl_flag=mid_setl_flag)  # fmt: skip
+        return Computed(visit, guest, insurance, lines, result, med_type, {}, {}, cross_region="T")
     day = ctx.today
     person = store.person(visit.psn_no)
     try:
@@ -117,9 +130,38 @@ def run_calculator(
     catalog = store.catalog(visit.mdtrtarea_admvs)
     institution = store.institution(visit.fixmedins_code)
     assert person is not None and institution is not None  # a visit is only made for known ones
-    stored = store.counters(person.psn_no, insurance.insutype, (f"{day:%Y}", f"{day:%Y-%m}"))
-    before = {key: total for (key, period), total in stored.items() if policy.counter_period(key, day) == period}
-    claim = Claim(
+    before = counters_before(store, policy, person.psn_no, insurance.insutype, day)
+    claim = claim_of(store, person, insurance, visit, institution.hosp_lv, institution.specialty, med_type, day,
+                     acct_used_flag, before, lines=lines)  # fmt: skip
+    result = RECENT.calculate(claim, policy, catalog)
+    periods = {key: policy.counter_period(key, day) for key in result.accumulators}
+    return Computed(visit, person, insurance, lines, result, med_type, before, periods)
+
+
+def counters_before(store: Store, policy: Policy, psn_no: str, insutype: str, day: date) -> dict[str, Fen]:
+    """The person's year-to-date counters the policy reads, each of its own period (year or month)."""
+    stored = store.counters(psn_no, insutype, (f"{day:%Y}", f"{day:%Y-%m}"))
+    return {key: total for (key, period), total in stored.items() if policy.counter_period(key, day) == period}
+
+
+def claim_of(
+    store: Store,
+    person: PersonRecord,
+    insurance: InsuranceRecord,
+    visit: VisitRecord,
+    hosp_lv: int,
+    specialty: str,
+    med_type: str,
+    day: date,
+    acct_used_flag: bool,
+    before: dict[str, Fen],
+    *,
+    lines: list[FeeLineRecord] | None = None,
+    amounts: Amounts | None = None,
+) -> Claim:
+    """The calculator's claim: the person as the insured region knows them, the visit, and either the
+    fee lines (classified by the calculator) or the amounts a treating region classified already."""
+    return Claim(
         person=Person(
             psn_no=person.psn_no,
             insutype=insurance.insutype,
@@ -134,10 +176,10 @@ def run_calculator(
         ),
         visit=Visit(
             med_type=med_type,
-            hosp_lv=institution.hosp_lv,
+            hosp_lv=hosp_lv,
             setl_date=day,
             mdtrtarea_admvs=visit.mdtrtarea_admvs,
-            specialty=institution.specialty,
+            specialty=specialty,
             admission_seq=store.admission_seq(visit) if visit.kind == "inpatient" else 1,
             los_days=max(1, (day - visit.begntime.date()).days) if visit.kind == "inpatient" else 1,
             stay_dedc_paid=fen_to_yuan(store.visit_deductible_paid(visit.mdtrt_id) if visit.kind == "inpatient" else 0),
@@ -145,20 +187,12 @@ def run_calculator(
             acct_used_flag=acct_used_flag,
         ),
         feedetail=tuple(
-            FeeLine(
-                line.feedetl_sn,
-                line.med_list_codg,
-                line.cnt,
-                line.pric,
-                fen_to_yuan(line.det_item_fee_sumamt),
-            )
-            for line in lines
+            FeeLine(line.feedetl_sn, line.med_list_codg, line.cnt, line.pric, fen_to_yuan(line.det_item_fee_sumamt))
+            for line in lines or ()
         ),
+        amounts=amounts,
         accumulators={key: fen_to_yuan(total) for key, total in before.items()},
     )
-    result = RECENT.calculate(claim, policy, catalog)
-    periods = {key: policy.counter_period(key, day) for key in result.accumulators}
-    return Computed(visit, person, insurance, lines, result, med_type, before, periods)
 
 
 class RecentCalculations:
@@ -198,7 +232,7 @@ def pre_settle(store: Store, ctx: Context, cmd: SettleIn, kind: str) -> dict[str
 def settle(store: Store, ctx: Context, cmd: SettleIn, kind: str) -> tuple[dict[str, object], str]:
     """2207/2304: settle and write it all; returns the output and the new setl_id."""
     store.lock_person(cmd.psn_no)
-    c = compute(store, ctx, cmd, kind)
+    c = compute(store, ctx, cmd, kind, commit=True)
     if kind == "inpatient" and not cmd.mid_setl_flag and c.visit.status != "discharged":
         raise Refused("input.data.mid_setl_flag", f"{c.visit.mdtrt_id} 未办理出院，只能中途结算")
     setl_id = record(store, ctx, c, kind, cmd.mid_setl_flag, cmd.mdtrt_cert_type)
@@ -229,6 +263,7 @@ def record(store: Store, ctx: Context, c: Computed, kind: str, mid_setl_flag: bo
             amounts={name: getattr(info, name) for name in SETLINFO_FIELDS},
             setl_proc_info="\n".join(c.result.trace),
             mdtrt_cert_type=cert_type or c.visit.mdtrt_cert_type,
+            cross_region=c.cross_region,
         ),
         [
             FundRowRecord(
@@ -245,8 +280,11 @@ def record(store: Store, ctx: Context, c: Computed, kind: str, mid_setl_flag: bo
         c.counter_deltas(),
     )
     funds = [(d.fund_pay_type.value, d.fund_payamt) for d in c.result.setldetail if d.fund_pay_type != ACCOUNT]
-    posting = settlement_posting(c.insurance.insuplc_admdvs, c.person.psn_no, c.visit.fixmedins_code, funds,
-                                 info.acct_pay)  # fmt: skip
+    posting = settlement_posting(
+        c.insurance.insuplc_admdvs, c.person.psn_no, c.visit.fixmedins_code, funds, info.acct_pay,
+        payer=clearing_account(c.insurance.insuplc_admdvs) if c.cross_region == "T" else None,
+        payee=clearing_account(c.visit.mdtrtarea_admvs) if c.cross_region == "I" else None,
+    )  # fmt: skip
     store.post(setl_id, posting, ctx.now)
     store.mark_lines_settled(c.visit.mdtrt_id, [line.feedetl_sn for line in c.lines], setl_id)
     return setl_id
@@ -270,6 +308,8 @@ def reverse(store: Store, ctx: Context, cmd: Reverse, kinds: tuple[str, ...]) ->
         raise Refused("input.data.setl_id", f"{cmd.setl_id} 是{KIND_NAME[visit.kind]}结算，不能用此交易撤销")
     if store.reversal_of(cmd.setl_id) is not None:
         raise Refused("input.data.setl_id", f"{cmd.setl_id} 已撤销")
+    if original.cross_region == "T":  # the insured node reverses its side first; it answers again if asked again
+        reverse_remote(ctx, original.insuplc_admdvs, original.fixmedins_code, original.msgid)
     setl_id = store.new_id("S", original.mdtrtarea_admvs)
     amounts = {name: -value for name, value in original.amounts.items()}
     amounts["balc"] = store.account_balance(original.psn_no) + original.amounts["acct_pay"]

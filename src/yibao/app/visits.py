@@ -19,6 +19,7 @@ from yibao.app.commands import (
     VisitInfo,
     VisitRef,
 )
+from yibao.app.cross_region import guest
 from yibao.app.errors import NotFound, Refused
 from yibao.app.ports import ReadAhead, Store
 from yibao.app.records import Context, FeeLineRecord, InstitutionRecord, PersonRecord, VisitRecord
@@ -29,6 +30,11 @@ from yibao.domain.money import fen_to_yuan, yuan_to_fen
 from yibao.domain.settlement import line_output
 
 CANCEL_ALL = "0000"
+
+
+def person_here(store: Store, ctx: Context, psn_no: str, node: str) -> PersonRecord:
+    """The person a visit opens for: one insured at another node is fetched from it first (and kept)."""
+    return guest(store, ctx, psn_no, node) or known_person(store, psn_no, node)
 
 
 def known_person(store: Store, psn_no: str, node: str) -> PersonRecord:
@@ -80,7 +86,7 @@ def register(store: Store, ctx: Context, cmd: Register) -> dict[str, object]:
     """2201 门诊挂号."""
     store.read_ahead(ReadAhead(institution=ctx.fixmedins_code, person=cmd.psn_no, insurance=(cmd.psn_no, cmd.insutype)))
     inst = caller(store, ctx, hospital=True)
-    person = known_person(store, cmd.psn_no, "input.data")
+    person = person_here(store, ctx, cmd.psn_no, "input.data")
     check_certificate(store, ctx, person, cmd.mdtrt_cert_type, cmd.mdtrt_cert_no, "input.data")
     visit = open_visit(
         store, ctx, inst, person, cmd.insutype, "input.data",
@@ -121,7 +127,7 @@ def visit_info(store: Store, ctx: Context, cmd: VisitInfo, diseinfo: Sequence[di
 def admit(store: Store, ctx: Context, cmd: Admission, diseinfo: Sequence[dict[str, object]]) -> dict[str, object]:
     """2401 入院办理."""
     inst = caller(store, ctx, hospital=True)
-    person = known_person(store, cmd.psn_no, "input.mdtrtinfo")
+    person = person_here(store, ctx, cmd.psn_no, "input.mdtrtinfo")
     check_certificate(store, ctx, person, cmd.mdtrt_cert_type, cmd.mdtrt_cert_no, "input.mdtrtinfo")
     if not cmd.med_type.startswith("2") and not cmd.med_type.startswith("52"):
         raise Refused("input.mdtrtinfo.med_type", f"{cmd.med_type} 不是住院类医疗类别")

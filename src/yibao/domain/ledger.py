@@ -11,7 +11,24 @@ Account codes say what an account is:
     fund:<admdvs>:<fund_pay_type>   a pooled fund of a region (统筹, 大病, 救助 ...)
     acct:<psn_no>                   a person's personal account (个人账户), owed to the person
     payable:<fixmedins_code>        what the funds owe an institution for its settlements
+    clearing:<admdvs>               what another region owes this one (debit balance) or is owed by it
+                                    (credit balance) for cross-region settlements, until clearing
     opening:<kind>                  the other side of balances brought in from a legacy system
+    clearing:hub                    the national hub's side of a clearing run: the confirmed clearing
+                                    balances are moved into it, the run's net payment takes them out
+                                    (zero once a run is posted)
+    cash:clearing                   clearing money (清算资金): debited when the hub pays this node,
+                                    credited when this node pays the hub
+    advance:hub                     the advance (预付金) this node's regions paid the hub: credited as
+                                    clearing runs draw on it instead of a payment
+
+A cross-region settlement is posted on both nodes. Where the person was treated, the insured region
+pays the institution: ``clearing:<insured region>`` → ``payable:<institution>``. Where the person is
+insured, the funds and the personal account pay the treating region: ``fund:…``/``acct:…`` →
+``clearing:<treating region>``. Monthly clearing closes the two sides against each other: for the
+lines the insured node confirmed, ``clearing:hub`` ↔ ``clearing:<region>`` (code ``clearing``), and
+the net payment ``cash:clearing`` → ``clearing:hub`` (received) or ``clearing:hub`` →
+``cash:clearing``/``advance:hub`` (paid, in part from the advance), one posting per run.
 """
 
 from __future__ import annotations
@@ -29,6 +46,12 @@ class Code:
     SETTLEMENT = "settlement"
     REVERSAL = "reversal"
     OPENING = "opening"
+    CLEARING = "clearing"
+
+
+HUB_CLEARING = "clearing:hub"
+CLEARING_CASH = "cash:clearing"
+HUB_ADVANCE = "advance:hub"
 
 
 def fund_account(admdvs: str, fund_pay_type: str) -> str:
@@ -41,6 +64,10 @@ def personal_account(psn_no: str) -> str:
 
 def payable_account(fixmedins_code: str) -> str:
     return f"payable:{fixmedins_code}"
+
+
+def clearing_account(admdvs: str) -> str:
+    return f"clearing:{admdvs}"
 
 
 def opening_account(kind: str) -> str:
@@ -67,15 +94,20 @@ def settlement_posting(
     fixmedins_code: str,
     fund_payments: Iterable[tuple[str, Fen]],
     acct_pay: Fen,
+    *,
+    payer: str | None = None,
+    payee: str | None = None,
 ) -> list[Transfer]:
     """Each fund's payment and the personal account's payment become payable to the institution.
 
     Funds belong to the insured region (参保地): it is their money that the settlement spends.
-    Negative amounts (a settlement that gives money back) move the other way.
+    Negative amounts (a settlement that gives money back) move the other way. A cross-region
+    settlement names a ``payer`` (where treated: the insured region's clearing account pays it all)
+    or a ``payee`` (where insured: the treating region's clearing account is paid instead).
     """
-    payable = payable_account(fixmedins_code)
-    moves = [(fund_account(insuplc_admdvs, fund), amount) for fund, amount in fund_payments]
-    moves.append((personal_account(psn_no), acct_pay))
+    payable = payee or payable_account(fixmedins_code)
+    moves = [(payer or fund_account(insuplc_admdvs, fund), amount) for fund, amount in fund_payments]
+    moves.append((payer or personal_account(psn_no), acct_pay))
     transfers = []
     for source, amount in moves:
         if amount > 0:
@@ -88,6 +120,30 @@ def settlement_posting(
 def reversal_of(transfers: Sequence[Transfer]) -> list[Transfer]:
     """The exact opposite posting: every transfer back the other way, in reverse order."""
     return [Transfer(t.credit, t.debit, t.amount, Code.REVERSAL) for t in reversed(transfers)]
+
+
+def clearing_posting(closed: dict[str, Fen], advance: Fen = 0) -> list[Transfer]:
+    """A clearing run's posting on one node. ``closed``: for each other region, the confirmed lines'
+    net (treated here for its insured − this node's insured treated there), which leaves its
+    ``clearing:<region>`` balance for ``clearing:hub``; then the net of them all is paid by the hub
+    (> 0) or to it (< 0), ``advance`` of it from the advance paid in before."""
+    transfers = []
+    for region, amount in sorted(closed.items()):
+        if amount > 0:
+            transfers.append(Transfer(HUB_CLEARING, clearing_account(region), amount, Code.CLEARING))
+        elif amount < 0:
+            transfers.append(Transfer(clearing_account(region), HUB_CLEARING, -amount, Code.CLEARING))
+    net = sum(closed.values())
+    if not 0 <= advance <= max(0, -net):
+        raise DomainError("advance", f"预付金抵扣 {advance} 超过应付净额 {max(0, -net)}")
+    if net > 0:
+        transfers.append(Transfer(CLEARING_CASH, HUB_CLEARING, net, Code.CLEARING))
+    elif net < 0:
+        if -net - advance > 0:
+            transfers.append(Transfer(HUB_CLEARING, CLEARING_CASH, -net - advance, Code.CLEARING))
+        if advance > 0:
+            transfers.append(Transfer(HUB_CLEARING, HUB_ADVANCE, advance, Code.CLEARING))
+    return transfers
 
 
 def balances(transfers: Iterable[Transfer]) -> dict[str, Fen]:

@@ -187,6 +187,19 @@ class Adjustment:
 
 
 @dataclass(frozen=True, slots=True)
+class FirstSelfpay:
+    """先自付: the patient first pays ``share`` of the in-policy amount, then the usual rules (deductible,
+    ratio, ceiling) apply to the rest — an alternative to ratio points for cross-region visits
+    (e.g. 10% with a filing, 40% without). The first fitting row applies."""
+
+    share: Decimal
+    match: Match = Match()
+
+    def __post_init__(self) -> None:
+        check_share("share", self.share)
+
+
+@dataclass(frozen=True, slots=True)
 class CeilingRow:
     amount: Decimal
     match: Match = Match()
@@ -221,6 +234,8 @@ class Benefit:
     adjustments: tuple[Adjustment, ...] = ()
     band_basis: Literal["visit", "year"] = "visit"
     """Spend bands over this visit's amount, or over the year's cumulative amount."""
+    first_selfpay: tuple[FirstSelfpay, ...] = ()
+    """Rows of a share the patient pays first (e.g. by cross-region flag); none fitting: nothing first."""
 
 
 @dataclass(frozen=True, slots=True)

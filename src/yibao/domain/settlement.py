@@ -3,7 +3,8 @@
 ``calculate(claim, policy, catalog)`` is a pure function. In order it:
 
 1. classifies each fee line (see classification.py) into 全自费, 超限价, 先行自付 and 政策范围内;
-2. charges the deductible (起付线) on the in-policy amount;
+2. takes the share the patient pays first (先自付, e.g. for cross-region visits), if the policy has one,
+   and charges the deductible (起付线) on the rest of the in-policy amount;
 3. pays the pooled fund (统筹基金) its ratio of the rest, within the remaining ceiling (封顶线);
 4. lets each further layer (大病保险/职工大额, 公务员补助, 医疗救助) pay on what the patient still bears;
 5. pays what the personal account (个人账户) may, and leaves the rest as cash.
@@ -323,7 +324,7 @@ class BasicShare:
     dedc: Fen
     hifp: Fen
     copay: Fen
-    """pool_prop_selfpay: the patient's share of the eligible amount the fund covered."""
+    """pool_prop_selfpay: the patient's share of the eligible amount the fund covered, plus any 先自付."""
     over_ceiling: Fen
     ceiling_left: Fen | None
 
@@ -332,8 +333,10 @@ def basic_fund(benefit: Benefit, claim: Claim, inscp: Fen, acc: Counters, facts:
     """Deductible, ratio and ceiling of the basic pooled fund (统筹基金)."""
     visit = claim.visit
     stay_paid = yuan_to_fen(visit.stay_dedc_paid)
-    dedc = min(inscp, deductible_due(benefit, visit.admission_seq, visit.los_days, stay_paid, acc, facts, trace))
-    eligible = inscp - dedc
+    first, first_text = first_selfpay(benefit, inscp, facts)
+    rest = inscp - first
+    dedc = min(rest, deductible_due(benefit, visit.admission_seq, visit.los_days, stay_paid, acc, facts, trace))
+    eligible = rest - dedc
     fund_raw, ratio_text = pooled_share(benefit, eligible, acc, facts)
     left, ceiling_text = remaining_ceiling(benefit, acc, facts)
     hifp = fund_raw if left is None else min(fund_raw, left)
@@ -341,14 +344,24 @@ def basic_fund(benefit: Benefit, claim: Claim, inscp: Fen, acc: Counters, facts:
     # eligible × hifp / fund_raw; the rest of the eligible amount lies above the ceiling.
     covered = eligible if hifp == fund_raw else round_fen(Decimal(eligible) * hifp / fund_raw)
     trace.append(
-        f"起付线 {fen_to_yuan(dedc)}；{ratio_text}；{ceiling_text}；统筹基金支付 {fen_to_yuan(hifp)}"
+        f"{first_text}起付线 {fen_to_yuan(dedc)}；{ratio_text}；{ceiling_text}；统筹基金支付 {fen_to_yuan(hifp)}"
         + (f"，超封顶线 {fen_to_yuan(eligible - covered)}" if covered < eligible else "")
     )
     acc.add(f"{benefit.pool}.dedc", dedc)
     acc.add(f"{benefit.pool}.eligible", eligible)
     if benefit.ceiling is not None and benefit.ceiling.period != "visit":
         acc.add(benefit.ceiling.key, hifp)
-    return BasicShare(dedc, hifp, covered - hifp, eligible - covered, left)
+    return BasicShare(dedc, hifp, first + covered - hifp, eligible - covered, left)
+
+
+def first_selfpay(benefit: Benefit, inscp: Fen, facts: Facts) -> tuple[Fen, str]:
+    """The share of the in-policy amount the patient pays first (先自付), before the deductible, and
+    how it was found; it counts in pool_prop_selfpay, the patient's in-policy co-payment."""
+    row = first_fit(benefit.first_selfpay, facts)
+    if row is None or not row.share:
+        return 0, ""
+    first = apply_ratio(inscp, row.share)
+    return first, f"先自付 {row.share}：{fen_to_yuan(first)}；"
 
 
 def pay_layers(

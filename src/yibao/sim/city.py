@@ -33,7 +33,7 @@ import threading
 import time
 import tomllib
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import cache
@@ -148,10 +148,61 @@ class CityData:
     departments: tuple[tuple[str, str, frozenset[str]], ...]
     catalogue: tuple[CatalogueEntry, ...]
     diagnoses: tuple[Diagnosis, ...]
+    city: str = "广州市"
+    """The city institution and employer names start with."""
+    short: str = "广州"
+
+
+@dataclass(frozen=True, slots=True)
+class OtherRegion:
+    """A pooling region other than the data file's, for the multi-region demo (`yibao demo --regions 3`):
+    one district, the same people, catalogue and diagnoses, its own policies from examples/."""
+
+    name: str
+    city: str
+    short: str
+    district: District
+    policy_dir: Path
+    policy_files: tuple[str, ...]
+
+
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
+OTHER_REGIONS = {
+    "310118": OtherRegion(
+        "上海市青浦区", "上海市", "青浦",
+        District("310118", "青浦区", 127, ("朱家角", "练塘", "金泽", "赵巷", "徐泾", "华新", "重固", "白鹤", "夏阳")),
+        EXAMPLES / "qingpu", ("employee-2024.toml",),
+    ),
+    "320509": OtherRegion(
+        "苏州市吴江区", "苏州市", "吴江",
+        District("320509", "吴江区", 154, ("松陵", "盛泽", "震泽", "同里", "黎里", "平望", "七都", "桃源", "汾湖")),
+        EXAMPLES / "wujiang", ("employee-2024.toml",),
+    ),
+}  # fmt: skip
+"""Regions a city can be built for besides Guangzhou (populations in 10,000s, 7th census, 2020). Their
+examples hold only the employees' policy (310): their residents are built but cannot settle."""
+
+
+def regions() -> tuple[str, ...]:
+    """The regions ``build_city`` can build."""
+    return (city_data().admdvs, *OTHER_REGIONS)
 
 
 @cache
-def city_data() -> CityData:
+def city_data(region: str = "") -> CityData:
+    """The data file's city, or (``region`` one of OTHER_REGIONS) the same made over for that region."""
+    base = _city_data()
+    if not region or region == base.admdvs:
+        return base
+    other = OTHER_REGIONS.get(region)
+    if other is None:
+        raise ValueError(f"region {region}: only {', '.join(regions())} have districts and policies to build")
+    return replace(base, admdvs=region, name=other.name, districts=(other.district,), city=other.city,
+                   short=other.short)  # fmt: skip
+
+
+@cache
+def _city_data() -> CityData:
     raw = tomllib.loads(DATA_FILE.read_text(encoding="utf-8"), parse_float=Decimal)
     region, people = raw["region"], raw["people"]
     places = {admdvs: tuple(names.split()) for admdvs, names in region["places"]}
@@ -323,14 +374,16 @@ def make_institutions(data: CityData, total: int, seed: int) -> tuple[list[Insti
             specialty = ""
             if kind == "3":
                 if i % 12 == 11:
-                    specialty, name = "psychiatric", f"广州市{place}精神卫生中心"
+                    specialty, name = "psychiatric", f"{data.city}{place}精神卫生中心"
                 elif i % 20 == 19:
-                    specialty, name = "tuberculosis", f"广州市{place}胸科医院"
+                    specialty, name = "tuberculosis", f"{data.city}{place}胸科医院"
                 else:
-                    name = rng.choice((f"广州{place}医院", f"广州市{d.name}{place}人民医院", f"广州{place}中医医院",
-                                       f"{d.name}{place}妇幼保健院"))  # fmt: skip
+                    name = rng.choice((f"{data.short}{place}医院", f"{data.city}{d.name}{place}人民医院",
+                                       f"{data.short}{place}中医医院", f"{d.name}{place}妇幼保健院"))  # fmt: skip
             elif kind == "2":
-                name = rng.choice((f"{d.name}{place}医院", f"广州{place}中西医结合医院", f"{d.name}第{i + 2}人民医院"))
+                name = rng.choice(
+                    (f"{d.name}{place}医院", f"{data.short}{place}中西医结合医院", f"{d.name}第{i + 2}人民医院")
+                )
             elif kind == "1":
                 name = rng.choice((f"{d.name}{place}街社区卫生服务中心", f"{d.name}{place}镇卫生院",
                                    f"{d.name}{place}门诊部"))  # fmt: skip
@@ -429,7 +482,7 @@ class PersonMaker:
         """(district, birth date, sex) → ID numbers given out: the sequence code of the next one."""
         self.days: dict[int, tuple[str, str, int]] = {}
         self.months: dict[int, str] = {}
-        self.company_names = [f"广州{c}{i}" for c in data.companies for i in data.industries]
+        self.company_names = [f"{data.short}{c}{i}" for c in data.companies for i in data.industries]
 
     def day(self, ordinal: int) -> tuple[str, str, int]:
         """(ISO date, YYYYMMDD, the date's share of the ID check sum) of a day, kept once made."""
@@ -549,7 +602,7 @@ class PersonMaker:
             company = self.company_names[int(rand() * len(self.company_names))]
             if psn_type == "1102":
                 agencies = self.data.agencies
-                emp = f"广州市{self.districts[district].name}{agencies[int(rand() * len(agencies))]}"
+                emp = f"{self.data.city}{self.districts[district].name}{agencies[int(rand() * len(agencies))]}"
             elif psn_type == "1103":
                 emp = "灵活就业人员"
             else:
@@ -629,16 +682,19 @@ def build_city(
     *,
     batch_size: int = 20_000,
     as_of: date = AS_OF,
-    policy_dir: Path = POLICY_DIR,
+    policy_dir: Path | None = None,
     work_dir: Path | None = None,
 ) -> CityReport:
     """Build a synthetic city into the database at ``db_url`` (migrated first); see the module docstring.
 
-    ``work_dir`` keeps the catalogue file written on the way (a temporary directory otherwise).
+    ``work_dir`` keeps the catalogue file written on the way (a temporary directory otherwise). ``region``:
+    Guangzhou, or one of OTHER_REGIONS with the policies of its examples/ folder (``policy_dir`` replaces
+    the folder the policy files are read from).
     """
-    data = city_data()
-    if region != data.admdvs:
-        raise ValueError(f"region {region}: only {data.admdvs} ({data.name}) has districts and policies to build")
+    data = city_data(region)
+    other = OTHER_REGIONS.get(region)
+    policy_files = other.policy_files if other else POLICY_FILES
+    policy_dir = policy_dir or (other.policy_dir if other else POLICY_DIR)
     if persons < 0 or institutions < 1 or batch_size < 1:
         raise ValueError("persons must be ≥ 0, institutions and batch_size ≥ 1")
     report = progress or (lambda stage, done, total: None)
@@ -655,14 +711,14 @@ def build_city(
             if conn.execute(select(t.region.c.admdvs).where(t.region.c.admdvs == region)).first() is None:
                 conn.execute(insert(t.region).values(admdvs=region, name=data.name))
                 counts["regions"] = 1
-        counts["policies"] = len([loading.load_policy_file(db, policy_dir / name) for name in POLICY_FILES])
+        counts["policies"] = len([loading.load_policy_file(db, policy_dir / name) for name in policy_files])
         with tempfile.TemporaryDirectory(prefix="yibao-city-") as tmp:
             folder = work_dir or Path(tmp)
             folder.mkdir(parents=True, exist_ok=True)
             path = folder / f"catalog-{region}.toml"
             path.write_text(catalogue_toml(region, f"city-{region}-1"), encoding="utf-8")
             counts["catalogue"] = loading.load_catalog_file(db, path)
-        counts["reference"] = sum(loading.load_reference_file(db, policy_dir / REFERENCE_FILE).values())
+        counts["reference"] = sum(loading.load_reference_file(db, POLICY_DIR / REFERENCE_FILE).values())
         report("setup", 1, 1)
         report("institutions", 0, len(insts))
         with engine.begin() as conn:

@@ -67,6 +67,8 @@ class Patient:
     insutype: str
     ec_index_no: str | None = None
     """The person's active electronic voucher, if they activated one."""
+    insuplc: str = ""
+    """A guest's insured region (异地就医): the envelopes of their visit name it (insuplc_admdvs)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +141,17 @@ def sample_city(db_url: str | None, region: str = "440100", size: int = 20_000, 
     if not employees and not residents:
         raise ValueError(f"no insured person of {region} in force")
     return Sample(employees, residents, hospitals, pharmacies, items)
+
+
+def sample_guests(db_url: str | None, region: str, size: int = 2_000, seed: int = 1) -> tuple[Patient, ...]:
+    """About ``size`` employees (310) insured in ``region``, sampled from that region's database, as
+    guests treated elsewhere: by ID card, their visits naming ``region`` as the insured region."""
+    engine = make_engine(db_url)
+    try:
+        found = _sample_persons(engine, region, size, seed)
+    finally:
+        engine.dispose()
+    return tuple(Patient(p.psn_no, p.certno, p.insutype, None, region) for p in found if p.insutype == "310")
 
 
 def _sample_persons(engine: Engine, region: str, size: int, seed: int) -> list[Patient]:
@@ -334,6 +347,8 @@ class Tally:
     """Settlements made with an ecToken (mdtrt_cert_type 01)."""
     interim: int = 0
     reversals: int = 0
+    cross_region: int = 0
+    """Settlements of guests insured in another region."""
     cut_short: int = 0
     """Conversations the end of the run stopped half way (not errors)."""
     checks: Counter[str] = field(default_factory=Counter)
@@ -353,6 +368,7 @@ class Tally:
         self.by_voucher += other.by_voucher
         self.interim += other.interim
         self.reversals += other.reversals
+        self.cross_region += other.cross_region
         self.cut_short += other.cut_short
         self.checks.update(other.checks)
         for k, v in other.money.items():
@@ -443,7 +459,7 @@ class Caller:
         self.tally.latency.setdefault("ec.query", []).append(elapsed)
         return str(answer["data"]["ecToken"])
 
-    def call(self, site: Site, infno: str, data: dict[str, Any]) -> Any:
+    def call(self, site: Site, infno: str, data: dict[str, Any], insuplc: str = "") -> Any:
         if self.stop.is_set():
             raise Stopped
         his, lock = self.hospitals.his(site)
@@ -453,7 +469,8 @@ class Caller:
                     out = self.call(site, "9001", {"signIn": {"opter_no": his.opter, "mac": "00-00-00-00-00-00",
                                                               "ip": "127.0.0.1"}})  # fmt: skip
                     his.sign_no = str(out["signinoutb"]["sign_no"])
-        body = json.dumps(his.envelope(infno, data), ensure_ascii=False, default=str).encode()
+        body = json.dumps(his.envelope(infno, data, insuplc_admdvs=insuplc), ensure_ascii=False,
+                          default=str).encode()  # fmt: skip
         t0 = time.perf_counter()
         try:
             answer = self.post(body, his.signer)
@@ -530,7 +547,7 @@ class Conversations:
                  "certno": patient.certno, "psn_name": ""}  # fmt: skip
         if cert is not None and cert[0] == "01":
             query = {"mdtrt_cert_type": "01", "mdtrt_cert_no": cert[1], "psn_cert_type": "01"}
-        out = caller.call(site, "1101", {"data": query})
+        out = caller.call(site, "1101", {"data": query}, patient.insuplc)
         base = out["baseinfo"]
         active = [i for i in out["insuinfo"] if str(i["psn_insu_stas"]) == "1"]
         chosen = next((i for i in active if str(i["insutype"]) == patient.insutype), active[0] if active else None)
@@ -568,28 +585,31 @@ class Conversations:
         dx = self.biller.diagnosis(rng, False, gend, age, site.specialty)
         doctor = self.biller.doctor(rng, site, dx)
         dept = self.biller.departments.get(doctor.dept_code, "")
+        insuplc = patient.insuplc  # a guest's visit names the insured region in every envelope
         out = caller.call(site, "2201", {"data": {
             "psn_no": psn_no, "insutype": insutype, "begntime": now_text(), "mdtrt_cert_type": cert[0],
             "mdtrt_cert_no": cert[1], "ipt_otp_no": f"MZ{rng.randrange(10**10):010d}",
             "atddr_no": doctor.prac_code, "dr_name": doctor.prac_name, "dept_code": doctor.dept_code,
             "dept_name": dept, "caty": doctor.dept_code,
-        }})  # fmt: skip
+        }}, insuplc)  # fmt: skip
         mdtrt_id = str(out["data"]["mdtrt_id"])
         lines = self.biller.outpatient(rng, dx, gend, age, site.hosp_lv)
-        caller.call(site, "2204", {"feedetail": self.feedetail(lines, mdtrt_id, psn_no, doctor, dept, batch="1")})
+        caller.call(site, "2204", {"feedetail": self.feedetail(lines, mdtrt_id, psn_no, doctor, dept, batch="1")},
+                    insuplc)  # fmt: skip
         pay = self.scan(caller, site, patient, "01301") if voucher else cert  # paying is a business of its own
         data = {"data": {
             "psn_no": psn_no, "mdtrt_cert_type": pay[0], "mdtrt_cert_no": pay[1], "med_type": "11",
             "medfee_sumamt": money_text(sum((x.amount for x in lines), ZERO)), "psn_setlway": "01",
             "mdtrt_id": mdtrt_id, "chrg_bchno": "1", "insutype": insutype, "acct_used_flag": "1",
         }}  # fmt: skip
-        caller.call(site, "2206", data)
-        done = caller.call(site, "2207", data)["setlinfo"]
+        caller.call(site, "2206", data, insuplc)
+        done = caller.call(site, "2207", data, insuplc)["setlinfo"]
         caller.tally.settled(done)
         caller.tally.by_voucher += voucher
+        caller.tally.cross_region += bool(insuplc)
         if rng.random() < self.reversal_share:
             back = caller.call(site, "2208", {"data": {"setl_id": done["setl_id"], "mdtrt_id": mdtrt_id,
-                                                       "psn_no": psn_no}})  # fmt: skip
+                                                       "psn_no": psn_no}}, insuplc)  # fmt: skip
             caller.tally.settled(back["setlinfo"], -1)
             caller.tally.reversals += 1
 
@@ -719,6 +739,8 @@ class TrafficReport:
             f"({t.interim:,} interim), {t.reversals:,} reversed; {t.by_voucher:,} by electronic voucher "
             f"({t.ok.get('ec.query', 0):,} codes read)",
         ]
+        if t.cross_region:
+            out.append(f"  cross-region   {t.cross_region:,} settlements of persons insured in another region")
         if t.money:
             m = t.money
             out.append(f"  money (yuan)   medical costs {m['medfee_sumamt']:,.2f}: pooled funds "
@@ -769,6 +791,8 @@ def run_traffic(
     gateway: Gateway | None = None,
     codes: CodeIssuer | None = None,
     voucher_share: float = 0.7,
+    guests: Sequence[Patient] = (),
+    guest_share: float = 0.0,
 ) -> TrafficReport:
     """Hold conversations at about ``rate`` settlements a second for ``duration`` seconds, then stop.
 
@@ -778,7 +802,8 @@ def run_traffic(
     ``gateway``: sign every request (SM3-HMAC, each institution with its own secret from the gateway's key).
     ``codes`` issues the voucher codes the phones show (the authority's keys on this machine, loaded when
     a sampled person has an active voucher); ``voucher_share`` of those persons' outpatient visits and
-    purchases are made with the voucher.
+    purchases are made with the voucher. ``guest_share`` of the visits are outpatient visits of ``guests``
+    (``sample_guests``: persons insured in another region, settled through the hub).
     """
     host, port = loopback(url)
     if rate <= 0 or duration <= 0 or concurrency < 1:
@@ -851,7 +876,9 @@ def run_traffic(
             while planned < due:
                 r = rng.random() * kind_cum[-1]
                 kind = kinds[bisect.bisect_right(kind_cum, r)][0]
-                pool = city.employees if kind == "pharmacy" else everyone
+                pool: Sequence[Patient] = city.employees if kind == "pharmacy" else everyone
+                if guests and rng.random() < guest_share:
+                    kind, pool = "outpatient", guests
                 patient = pool[rng.randrange(len(pool))]
                 with busy_lock:
                     for _ in range(20):

@@ -18,6 +18,7 @@ from yibao.app.dashboard import (
     AccountRecord,
     AccountTotals,
     CertSlice,
+    CrossRegionSlice,
     LineRecord,
     SettlementSummary,
     Slice,
@@ -343,6 +344,27 @@ class SqlDashboard:
         u = t.voucher_use.c
         q = select(t.voucher_use).where(u.psn_no == psn_no).order_by(u.used_at.desc(), u.nonce).limit(limit)
         return [VoucherUse(**r._mapping) for r in self.conn.execute(q)]
+
+    # ---------------------------------------------------------------- cross-region settlement
+
+    def cross_region_slices(self, begin: datetime, end: datetime, region: str = "") -> list[CrossRegionSlice]:
+        keys = (s.cross_region, s.mdtrtarea_admvs, s.insuplc_admdvs)
+        q = (
+            select(*keys, net_count, total(s.medfee_sumamt), total(s.fund_pay_sumamt), total(s.acct_pay))
+            .where(s.setl_time >= begin, s.setl_time < end, s.cross_region.in_(("T", "I")))
+            .group_by(*keys)
+        )
+        if region:
+            q = q.where(
+                or_(
+                    and_(s.cross_region == "T", s.mdtrtarea_admvs.startswith(region, autoescape=True)),
+                    and_(s.cross_region == "I", s.insuplc_admdvs.startswith(region, autoescape=True)),
+                )
+            )
+        return [
+            CrossRegionSlice(str(side), str(treated), str(insured), *(int(v) for v in rest))
+            for side, treated, insured, *rest in self.conn.execute(q)
+        ]
 
 
 def count_if(condition: Any) -> Any:

@@ -39,6 +39,7 @@ from yibao.domain.ledger import (
     Code,
     LedgerFacts,
     Transfer,
+    clearing_account,
     credit_balance,
     fund_account,
     payable_account,
@@ -50,6 +51,9 @@ from yibao.files import catalog_item_from_data, policy_from_json
 from yibao.store import reference as ref_store
 from yibao.store import tables as t
 from yibao.store.accounts import SqlAccounts
+from yibao.store.clearing import SqlClearing
+from yibao.store.federation import SqlFederation
+from yibao.store.filings import SqlFilings
 from yibao.store.online import SqlOnlineOrders
 from yibao.store.personal import READ_COLUMNS, PersonalData, personal_for
 from yibao.store.voucher import SqlVouchers
@@ -100,7 +104,7 @@ class ConfigCache:
             self._version = None
 
 
-class SqlStore(SqlAccounts, SqlVouchers, SqlOnlineOrders):  # see store.accounts, store.voucher, store.online
+class SqlStore(SqlAccounts, SqlVouchers, SqlFederation, SqlOnlineOrders, SqlFilings, SqlClearing):  # see store.*
     def __init__(self, conn: Connection, cache: ConfigCache) -> None:
         self.conn = conn
         self.cache = cache
@@ -476,6 +480,8 @@ class SqlStore(SqlAccounts, SqlVouchers, SqlOnlineOrders):  # see store.accounts
         self.conn.execute(q.values(status="cancelled"))
 
     def mark_lines_settled(self, mdtrt_id: str, sns: Sequence[str], setl_id: str) -> None:
+        if not sns:  # the insured side of a cross-region settlement has no lines; "IN ()" is not SQL
+            return
         sql = (
             "UPDATE fee_line SET setl_id = ? WHERE mdtrt_id = ? AND status = 'uploaded' "
             f"AND feedetl_sn IN ({', '.join('?' * len(sns))})"
@@ -727,19 +733,27 @@ class SqlStore(SqlAccounts, SqlVouchers, SqlOnlineOrders):  # see store.accounts
         ):
             net[code] = net.get(code, 0) - int(amount)
         expected: dict[str, Fen] = {}
+        paid_here = s.cross_region != "T"  # treated here for another region: that region's clearing pays
         funds = (
             select(s.insuplc_admdvs, d.fund_pay_type, func.sum(d.fund_payamt))
             .select_from(t.setl_detail.join(t.settlement, s.setl_id == d.setl_id))
-            .where(d.fund_pay_type != FundPayType.EMPLOYEE_ACCOUNT.value)
+            .where(d.fund_pay_type != FundPayType.EMPLOYEE_ACCOUNT.value, paid_here)
             .group_by(s.insuplc_admdvs, d.fund_pay_type)
         )
         for admdvs, fund, amount in self.conn.execute(funds):
             expected[fund_account(admdvs, fund)] = int(amount)
-        for psn_no, amount in self.conn.execute(select(s.psn_no, func.sum(s.acct_pay)).group_by(s.psn_no)):
+        accounts_paid = select(s.psn_no, func.sum(s.acct_pay)).where(paid_here).group_by(s.psn_no)
+        for psn_no, amount in self.conn.execute(accounts_paid):
             expected[personal_account(psn_no)] = int(amount)
         paid = func.sum(s.fund_pay_sumamt + s.acct_pay)
-        for code, amount in self.conn.execute(select(s.fixmedins_code, paid).group_by(s.fixmedins_code)):
+        payables = select(s.fixmedins_code, paid).where(s.cross_region != "I").group_by(s.fixmedins_code)
+        for code, amount in self.conn.execute(payables):
             expected[payable_account(code)] = -int(amount)
+        for role, region, sign in (("T", s.insuplc_admdvs, 1), ("I", s.mdtrtarea_admvs, -1)):
+            owed = select(region, paid).where(s.cross_region == role).group_by(region)
+            for admdvs, amount in self.conn.execute(owed):
+                key = clearing_account(admdvs)
+                expected[key] = expected.get(key, 0) + sign * int(amount)
         bad = [
             f"transfer {tid}: {dr} → {cr} 金额 {amount}"
             for tid, dr, cr, amount in self.conn.execute(

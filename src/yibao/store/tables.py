@@ -364,6 +364,7 @@ settlement = Table(
     money("acct_mulaid_pay"),
     Column("setl_proc_info", Text, nullable=False, server_default=""),
     Column("mdtrt_cert_type", String(3), nullable=False, server_default=""),  # 01 voucher, 02 ID card, 03 card
+    Column("cross_region", String(1), nullable=False, server_default=""),  # "" local, T treated here, I insured here
     Index("ix_settlement_ins_time", "fixmedins_code", "setl_time"),
     Index("ix_settlement_time", "setl_time"),  # the console's figures of the day
 )
@@ -536,4 +537,126 @@ gateway_nonce = Table(  # the Rio nonces the gateway has let in, within its wind
     Column("caller", String(64), primary_key=True),
     Column("nonce", String(64), primary_key=True),
     Column("signed_at", DateTime, nullable=False, index=True),
+)
+
+# ---------------------------------------------------------------- cross-region filings, filing-free zones
+
+filing_zone = Table(  # a filing-free zone (免备案区域), loaded by `yibao load-zones`
+    "filing_zone",
+    metadata,
+    Column("code", String(30), primary_key=True),
+    Column("name", String(100), nullable=False),
+    Column("regions", Text, nullable=False),  # JSON list of admdvs
+    Column("outpatient_from", Date, nullable=True),
+    Column("emergency_from", Date, nullable=True),
+    Column("inpatient_from", Date, nullable=True),  # null: stays still need a filing
+    Column("enddate", Date, nullable=True),
+    Column("sources", Text, nullable=False, server_default="[]"),  # JSON list
+    Column("loaded_at", DateTime, nullable=False),
+)
+
+filing = Table(  # a filing (备案) of a person insured here, for care in another region
+    "filing",
+    metadata,
+    Column("filing_id", String(30), primary_key=True),  # trt_dcla_detl_sn
+    Column("psn_no", String(30), nullable=False),
+    Column("insutype", String(6), nullable=False),
+    Column("filing_type", String(12), nullable=False),  # long_term, referral, temporary
+    Column("mdtrtarea_admdvs", String(6), nullable=False),  # xx0000 a province, xxxx00 a city
+    Column("begndate", Date, nullable=False),
+    Column("enddate", Date, nullable=True),  # null: open-ended (long-term residence)
+    Column("status", String(10), nullable=False),  # applied, approved, refused, cancelled
+    Column("filed_by", String(12), nullable=False),  # institution, portal, bureau
+    Column("fixmedins_code", String(30), nullable=False, server_default=""),  # the filing institution (2501)
+    Column("reflin_medins_no", String(30), nullable=False, server_default=""),
+    Column("reflin_medins_name", String(200), nullable=False, server_default=""),
+    Column("refl_type", String(6), nullable=False, server_default=""),
+    Column("diag_code", String(30), nullable=False, server_default=""),
+    Column("diag_name", String(200), nullable=False, server_default=""),
+    Column("reason", Text, nullable=False, server_default=""),
+    Column("memo", Text, nullable=False, server_default=""),
+    Column("created_at", DateTime, nullable=False),
+    Column("decided_at", DateTime, nullable=True),
+    Column("decided_by", String(64), nullable=False, server_default=""),
+    Index("ix_filing_psn", "psn_no", "insutype"),
+    Index("ix_filing_status", "status", "created_at"),
+)
+
+# ---------------------------------------------------------------- the national hub (yibao hub; docs/cross-region.md)
+
+hub_node = Table(  # the region directory: which node serves which admdvs prefixes, and where
+    "hub_node",
+    metadata,
+    Column("node_id", String(25), primary_key=True),
+    Column("url", String(200), nullable=False),
+    Column("regions", String(500), nullable=False),  # comma-separated admdvs prefixes
+    Column("updated_at", DateTime, nullable=False),
+)
+
+# ---------------------------------------------------------------- monthly clearing (清算; docs/cross-region.md)
+
+clearing_item = Table(  # on a node: what the hub's clearing runs made of its cross-region settlements
+    "clearing_item",
+    metadata,
+    Column("setl_id", String(30), ForeignKey("settlement.setl_id"), primary_key=True),
+    Column("role", String(1), nullable=False),  # T treated here, I insured here (settlement.cross_region)
+    Column("status", String(10), nullable=False),  # cleared, disputed (disputed lines come again)
+    Column("run_id", String(30), nullable=False, index=True),  # the last run that saw it
+    Column("reason", Text, nullable=False, server_default=""),
+    Column("updated_at", DateTime, nullable=False),
+)
+
+hub_clearing_run = Table(  # the hub: one clearing run of a month (a month may be run again)
+    "hub_clearing_run",
+    metadata,
+    Column("run_id", String(30), primary_key=True),
+    Column("month", String(7), nullable=False, index=True),  # yyyy-mm
+    Column("status", String(10), nullable=False),  # posting (some nodes still to post), posted
+    Column("created_at", DateTime, nullable=False),
+    Column("finished_at", DateTime, nullable=True),
+)
+
+hub_clearing_line = Table(  # the hub: each line of a run, as the treating node sent it and the insured answered
+    "hub_clearing_line",
+    metadata,
+    Column("run_id", String(30), ForeignKey("hub_clearing_run.run_id"), primary_key=True),
+    Column("treating_node", String(25), primary_key=True),
+    Column("line_id", String(30), primary_key=True),  # the treating node's setl_id
+    Column("mdtrt_id", String(30), nullable=False),
+    Column("revs_setl_id", String(30), nullable=True),
+    Column("psn_no", String(30), nullable=False),
+    Column("certno_masked", String(30), nullable=False),
+    Column("treating_admdvs", String(6), nullable=False),
+    Column("insured_admdvs", String(6), nullable=False),
+    Column("fixmedins_code", String(30), nullable=False),
+    Column("setl_time", DateTime, nullable=False),
+    money("medfee_sumamt"),
+    money("fund_pay_sumamt"),
+    money("acct_pay"),
+    Column("status", String(10), nullable=False),  # confirmed, disputed
+    Column("reason", Text, nullable=False, server_default=""),
+    Column("insured_setl_id", String(30), nullable=True),  # the insured node's settlement it matched
+)
+
+hub_clearing_net = Table(  # the hub: each region's net in a run, and whether its node has posted it
+    "hub_clearing_net",
+    metadata,
+    Column("run_id", String(30), ForeignKey("hub_clearing_run.run_id"), primary_key=True),
+    Column("admdvs", String(6), primary_key=True),
+    Column("node_id", String(25), nullable=False),
+    money("receivable"),  # confirmed lines treated in this region for the others
+    money("payable"),  # confirmed lines of this region's insured treated elsewhere
+    money("net"),  # receivable − payable: > 0 receives, < 0 pays
+    money("advance"),  # of what it pays, the part taken from its advance (预付金)
+    Column("posted_at", DateTime, nullable=True),
+)
+
+hub_advance = Table(  # the hub: advances (预付金) regions paid in (+) and clearing runs drew (−)
+    "hub_advance",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("admdvs", String(6), nullable=False, index=True),
+    Column("amount", BigInteger, nullable=False),  # fen, signed
+    Column("run_id", String(30), nullable=False, server_default=""),  # "" paid in; else the run that drew it
+    Column("created_at", DateTime, nullable=False),
 )

@@ -53,6 +53,7 @@ from yibao.domain.money import Fen, fen_to_yuan
 from yibao.passwords import Argon2Hasher
 from yibao.sms import SmsOutbox
 from yibao.voucher.qr import qr_svg
+from yibao.web.filings import add_filing_routes
 from yibao.web.guard import PORTAL_SELF, SAFE_METHODS, Access, guarded_route, login_url, principal_of, same_origin
 from yibao.web.i18n import AMOUNTS, LANGS, translator
 
@@ -331,6 +332,13 @@ def console_router(
         scope = region(request)
         figures = read(lambda store: dashboard.voucher_figures(store, datetime.now(UTC), scope))
         return page(request, "console/vouchers.html", v=figures)
+
+    @router.get("/console/cross-region")
+    def cross_region_page(request: Request) -> Response:
+        """Cross-region settlement: settlements per region pair, both sides, and the amounts awaiting clearing."""
+        scope = region(request)
+        figures = read(lambda store: dashboard.cross_region_figures(store, datetime.now(UTC), scope))
+        return page(request, "console/cross_region.html", v=figures)
 
     # ---- a person
 
@@ -643,6 +651,10 @@ def console_router(
         except DomainError as exc:
             return orders_page(request, status=409, error=str(exc))
         return RedirectResponse(f"/portal/orders?paid={quote(pay_ord_id)}", status_code=303)
+
+    # ---- cross-region filings: the person files in the portal, the bureau decides (yibao.web.filings)
+
+    add_filing_routes(router, page=page, accounts=accounts, audit=audit, form=form, now=utc_now, client_ip=client_ip)
 
     @router.post("/portal/logout")
     def portal_logout(request: Request) -> Response:

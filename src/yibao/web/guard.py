@@ -35,6 +35,7 @@ ROUTES: dict[tuple[str, str], Access] = {
     ("GET", "/console"): Permission.FIGURES,
     ("GET", "/console/live"): Permission.FIGURES,
     ("GET", "/console/vouchers"): Permission.FIGURES,
+    ("GET", "/console/cross-region"): Permission.FIGURES,
     # personal data
     ("GET", "/console/person"): Permission.PERSONS,
     ("POST", "/console/person"): Permission.PERSONS,
@@ -66,6 +67,11 @@ ROUTES: dict[tuple[str, str], Access] = {
     ("POST", "/portal/activate/confirm"): PUBLIC,
     ("GET", "/portal/voucher"): PORTAL_SELF,
     ("GET", "/portal/voucher/code"): PORTAL_SELF,
+    # cross-region filings (备案): the person's own in the portal, the bureau's approval in the console
+    ("GET", "/portal/filings"): PORTAL_SELF,
+    ("POST", "/portal/filings"): PORTAL_SELF,
+    ("GET", "/console/filings"): Permission.FILINGS,
+    ("POST", "/console/filings/{filing_id}"): Permission.FILINGS,
 }
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})

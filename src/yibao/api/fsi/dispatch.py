@@ -9,12 +9,14 @@ sooner, finding the work done) and is rolled back. The same msgid with a differe
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from yibao.api.fsi.envelope import Envelope, EnvelopeError, dumps, parse_body, parse_envelope, response
 from yibao.api.fsi.gateway import Caller
 from yibao.api.fsi.transactions import TRANSACTIONS
+from yibao.app.cross_region import Federation, HubNeeded
 from yibao.app.files import FileContent
 from yibao.app.ports import UnitOfWork
 from yibao.app.records import Context, LoggedMessage, local_date
@@ -24,6 +26,8 @@ from yibao.domain.errors import DomainError
 
 log = logging.getLogger("yibao.fsi")
 SIGN_IN, SIGN_OUT = "9001", "9002"
+HUB_CALLS = 4
+"""At most this many calls to other nodes a writing message makes (e.g. 2208: reverse there, then here)."""
 TRUST_SIGN_IN = timedelta(seconds=30)
 
 
@@ -32,11 +36,19 @@ def utcnow() -> datetime:
 
 
 class Dispatcher:
-    def __init__(self, db: UnitOfWork, admdvs: str = "000000", codes: CodeVerifier | None = None) -> None:
+    def __init__(
+        self,
+        db: UnitOfWork,
+        admdvs: str = "000000",
+        codes: CodeVerifier | None = None,
+        federation: Federation | None = None,
+    ) -> None:
         self.db = db
         self.admdvs = admdvs
         self.codes = codes
         """Verifies voucher codes (1162)."""
+        self.federation = federation
+        """The other nodes through the hub, when this node is one of several."""
         """This node's region, the first six digits of every inf_refmsgid."""
         self._sign_ins: dict[str, tuple[str, datetime]] = {}
         """sign_no → (fixmedins_code, until when this process trusts it without asking the database)"""
@@ -72,6 +84,8 @@ class Dispatcher:
             mdtrtarea_admvs=env.mdtrtarea_admvs,
             opter=env.opter,
             codes=self.codes,
+            federation=self.federation,
+            insuplc_admdvs=env.insuplc_admdvs,
         )
         try:
             if not txn.writes:
@@ -80,16 +94,25 @@ class Dispatcher:
                 return output if isinstance(output, FileContent) else self.answer(output, received)
             # No look in the message log first: a message that was answered already fails on the log's
             # primary key (or earlier, finding its work done) and the except clauses replay the answer.
-            with self.db.transaction() as store:
-                output, ref = txn.handler(store, ctx, env.input)
-                answer = self.answer(output, received)
-                store.log_message(
-                    env.fixmedins_code,
-                    env.msgid,
-                    LoggedMessage(env.base_infno, env.body_hash, answer, ref),
-                    received,
-                )
-            return answer
+            if self.federation is not None:
+                ctx = replace(ctx, hub_answers={})
+            for _ in range(HUB_CALLS):
+                try:
+                    with self.db.transaction() as store:
+                        output, ref = txn.handler(store, ctx, env.input)
+                        answer = self.answer(output, received)
+                        store.log_message(
+                            env.fixmedins_code,
+                            env.msgid,
+                            LoggedMessage(env.base_infno, env.body_hash, answer, ref),
+                            received,
+                        )
+                    return answer
+                except HubNeeded as need:  # rolled back: ask the hub with no lock held, then run it again
+                    assert self.federation is not None and ctx.hub_answers is not None
+                    asked = self.federation.call(need.op, need.to_admdvs, need.msgid, need.payload)
+                    ctx.hub_answers[need.msgid] = (need.payload, asked)
+            raise RuntimeError(f"{env.base_infno} needs more than {HUB_CALLS} hub calls")
         except (DomainError, EnvelopeError) as exc:
             return (txn.writes and self.logged_meanwhile(env, received)) or self.error(str(exc), received)
         except Exception:

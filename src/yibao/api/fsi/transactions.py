@@ -21,6 +21,7 @@ from yibao.app import commands as c
 from yibao.app import (
     correct,
     files,
+    filings,
     online,
     pharmacy,
     queries,
@@ -120,6 +121,11 @@ def online_upload(store: Store, ctx: Context, data: dict[str, Any]) -> tuple[Out
 
 def online_refund(store: Store, ctx: Context, data: dict[str, Any]) -> tuple[Output, str | None]:
     return online.refund(store, ctx, one(data, "data", c.OrderRef))
+
+
+def file_referral(store: Store, ctx: Context, data: dict[str, Any]) -> tuple[Output, str | None]:
+    """2501: the new filing's number is what the message made."""
+    return filings.file_referral(store, ctx, one(data, "refmedin", filings.ReferralIn))
 
 
 def cancel_outpatient_fees(store: Store, ctx: Context, data: dict[str, Any]) -> tuple[Output, str | None]:
@@ -234,6 +240,9 @@ TRANSACTIONS: dict[str, Transaction] = {
                     ("hospitalRegisterService/hospitalRegisterCancel",)),
         Transaction("2405", "出院撤销", simple(visits.undo_discharge, "data", c.VisitRef), W,
                     ("dscgService/dischargeUndo",)),
+        Transaction("2501", "转院备案", file_referral, W, ("reflService/reflAppy",)),  # [inferred]
+        Transaction("2502", "转院备案撤销", simple(filings.cancel_referral, "data", filings.ReferralCancel), W,
+                    ("reflService/reflAppyCancel",)),  # [inferred]
         Transaction("2601", "冲正交易", simple(correct.correct, "data", c.Correct), W, ("reverseService/revsMethod",)),
         Transaction("3201", "医药机构费用结算对总账", simple(reconcile.total_statement, "data", c.TotalStatement), W,
                     (STMT + "stmtTotal",)),
