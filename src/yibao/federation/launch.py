@@ -53,13 +53,18 @@ class RegionNode:
     def base(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 30.0) -> None:
+    def start(self, timeout: float = 30.0, *, wait: bool = True) -> None:
         with self.log.open("a") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "yibao", "serve", "--port", str(self.port), "--no-upgrade", *self.args],
                 env={**os.environ, **(self.env or {}), "YIBAO_DATABASE_URL": self.url},
                 stdout=log, stderr=subprocess.STDOUT,
             )  # fmt: skip
+        if wait:
+            self.wait(timeout)
+
+    def wait(self, timeout: float = 30.0) -> None:
+        assert self.proc is not None
         wait_until_up(self.base, self.proc, self.log, timeout)
 
     def kill(self) -> None:
@@ -150,9 +155,11 @@ def running_federation(folder: Path, nodes: Mapping[str, RegionNode], timeout: f
     process is stopped when the block ends."""
     with running_hub(folder, nodes) as (hub, key):
         try:
-            for n in nodes.values():
+            for n in nodes.values():  # started together, waited for together: each takes seconds to import
                 n.env = {**(n.env or {}), **node_env(n, hub, key, folder)}
-                n.start(timeout)
+                n.start(wait=False)
+            for n in nodes.values():
+                n.wait(timeout)
             yield hub
         finally:
             for n in nodes.values():
