@@ -28,7 +28,6 @@ import os
 import resource
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -40,6 +39,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from yibao.federation.launch import free_port
 from yibao.sim.city import build_city
 from yibao.sim.traffic import run_traffic
 
@@ -108,12 +108,6 @@ def yibao(*args: str, url: str, timeout: float = 3600.0) -> tuple[float, str]:
     done = subprocess.run([sys.executable, "-m", "yibao", *args], env={**os.environ, "YIBAO_DATABASE_URL": url},
                           capture_output=True, text=True, timeout=timeout, check=False)  # fmt: skip
     return time.perf_counter() - t0, (done.stdout + done.stderr).strip()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextmanager

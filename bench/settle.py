@@ -46,7 +46,6 @@ import random
 import resource
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -65,6 +64,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from yibao.federation.launch import free_port
 from yibao.sim.his import HisClient, KeepAlive
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -338,13 +338,6 @@ def machine_cpu() -> tuple[float, float]:
     fields_ = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:9]]
     idle = fields_[3] + fields_[4]
     return (sum(fields_) - idle) / CLK_TCK, sum(fields_) / CLK_TCK
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def yibao(*args: str, url: str, timeout: float = 600.0) -> str:

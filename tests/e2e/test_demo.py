@@ -11,7 +11,7 @@ from pathlib import Path
 
 from sqlalchemy import case, func, select
 
-from tests.servers import free_port
+from yibao.federation.launch import free_port
 from yibao.store.engine import make_engine
 from yibao.store.tables import settlement
 

@@ -12,7 +12,7 @@ import pytest
 
 from tests.databases import BACKENDS, fresh_database, load_demo
 from tests.reliability.harness import Server, consistency_problems, crash_run, load_persons, make_persons
-from tests.servers import free_port
+from yibao.federation.launch import free_port
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

@@ -33,8 +33,8 @@ from tests.reliability.harness import (
     load_persons,
     make_persons,
 )
-from tests.servers import free_port
 from yibao.api.fsi.dispatch import Dispatcher
+from yibao.federation.launch import free_port
 from yibao.sim.his import HisClient
 from yibao.store.database import Database
 from yibao.store.engine import make_engine

@@ -14,11 +14,11 @@ from yibao.api.fsi.gateway import (
     Gateway,
     GatewayError,
     caller_secret,
-    hmac_sm3,
     read_keys,
     rio_headers,
     sm3_headers,
 )
+from yibao.crypto.sm import hmac_sm3
 
 KEY = bytes(range(32))
 OLD_KEY = bytes(range(100, 132))

@@ -28,6 +28,7 @@ from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any, Protocol
 
 from yibao.app.errors import Refused
+from yibao.app.privacy import mask_certno
 from yibao.app.records import LOCAL, Context, SettlementRow, local_time
 from yibao.domain.ledger import clearing_posting
 from yibao.domain.money import Fen, fen_to_yuan, yuan_to_fen
@@ -87,11 +88,6 @@ def month_bounds(month: str) -> tuple[datetime, datetime]:
     )
 
 
-def mask_certno(certno: str) -> str:
-    """The first 6 and the last 4 characters, the rest as *."""
-    return certno[:6] + "*" * max(0, len(certno) - 10) + certno[-4:] if len(certno) > 10 else "*" * len(certno)
-
-
 def yuan(fen: Fen) -> str:
     return str(fen_to_yuan(fen))
 
@@ -124,7 +120,7 @@ def detail(store: Store, payload: dict[str, Any]) -> dict[str, Any]:
                 "revs_setl_id": row.revs_setl_id,
                 "mdtrt_id": row.mdtrt_id,
                 "psn_no": row.psn_no,
-                "certno": mask_certno(person.certno if person else ""),
+                "certno": mask_certno(person.certno if person else "", head=6),
                 "insuplc_admdvs": row.insuplc_admdvs,
                 "mdtrtarea_admvs": row.mdtrtarea_admvs,
                 "fixmedins_code": row.fixmedins_code,

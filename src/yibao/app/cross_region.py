@@ -40,9 +40,6 @@ from yibao.domain.settlement import SETLINFO_FIELDS, FundRow, SetlInfo, Settleme
 if TYPE_CHECKING:
     from yibao.app.ports import Store
 
-EMERGENCY_MED_TYPES = frozenset({"13", "24"})
-"""急诊, 急诊转住院: emergency care counts as filed (急诊抢救视同备案)."""
-
 
 class Unreachable(Refused):
     """The hub or the insured node did not answer: nothing was settled here."""
@@ -162,7 +159,6 @@ def remote_calculation(
         "mdtrt_id": visit.mdtrt_id,
         "begntime": visit.begntime.isoformat(),
         "setl_date": ctx.today.isoformat(),
-        "emergency": med_type in EMERGENCY_MED_TYPES,
         "acct_used_flag": acct_used_flag,
         "mid_setl_flag": mid_setl_flag,
         "institution": {

@@ -16,7 +16,7 @@ from typing import Any
 from yibao.app import clearing, filings, registry
 from yibao.app.access import active_insurance
 from yibao.app.commands import PersonQuery, Reverse
-from yibao.app.cross_region import EMERGENCY_MED_TYPES, plain
+from yibao.app.cross_region import READ_OPS, plain
 from yibao.app.errors import NotFound, Refused
 from yibao.app.filings import ReferralIn
 from yibao.app.ports import Store
@@ -25,10 +25,11 @@ from yibao.app.settle import Computed, claim_of, counters_before, record, revers
 from yibao.domain.catalog import EMPTY_CATALOG
 from yibao.domain.claim import Amounts
 from yibao.domain.errors import PolicyError
+from yibao.domain.filings import EMERGENCY_MED_TYPES
 from yibao.domain.policy import select_policy
 from yibao.domain.settlement import calculate
 
-READS = frozenset({"person", "registry", "presettle"}) | clearing.READS
+READS = READ_OPS | clearing.READS
 WRITES = frozenset({"settle", "reverse", "filing"}) | clearing.WRITES
 
 

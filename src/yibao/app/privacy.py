@@ -8,18 +8,19 @@ so a masked value still looks like what it stands for.
 from __future__ import annotations
 
 
-def mask_certno(certno: str) -> str:
-    """An ID number with its first and last four characters kept: ``4401**********1236``.
+def mask_certno(certno: str, head: int = 4) -> str:
+    """An ID number with its first ``head`` and last four characters kept: ``4401**********1236`` (the
+    interface's answers keep the region, ``head=6``: ``440106********1236``).
 
     Short numbers keep less: a quarter at each end, at least one character masked.
     """
     value = certno.strip()
     if not value:
         return ""
-    keep = 4 if len(value) >= 12 else len(value) // 4
-    if keep == 0:
-        return "*" * len(value)
-    return value[:keep] + "*" * (len(value) - 2 * keep) + value[-keep:]
+    if len(value) < max(12, head + 6):
+        keep = len(value) // 4
+        return value[:keep] + "*" * (len(value) - 2 * keep) + value[len(value) - keep :] if keep else "*" * len(value)
+    return value[:head] + "*" * (len(value) - head - 4) + value[-4:]
 
 
 def mask_name(name: str) -> str:

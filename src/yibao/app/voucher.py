@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from yibao.app.commands import QrCodeRead
 from yibao.app.errors import NotFound, Refused
+from yibao.app.privacy import mask_certno
 from yibao.app.records import Context, PersonRecord
 
 if TYPE_CHECKING:
@@ -302,11 +303,6 @@ def refused(reason: str, field: str, detail: str = "") -> CodeRefused:
     return CodeRefused(field, f"{message}{'：' + detail if detail else ''}", code)
 
 
-def mask_certno(certno: str) -> str:
-    """The ID number as a counter may see it: the first 6 and last 4 characters."""
-    return certno[:6] + "*" * max(len(certno) - 10, 0) + certno[-4:] if len(certno) > 10 else "*" * len(certno)
-
-
 def read_code(
     store: Store,
     codes: CodeVerifier,
@@ -325,7 +321,7 @@ def read_code(
     insurances = store.insurances(person.psn_no)
     return {
         "userName": person.psn_name,
-        "idNo": mask_certno(person.certno),
+        "idNo": mask_certno(person.certno, head=6),
         "idType": person.psn_cert_type,
         "insuOrg": insurances[0].insuplc_admdvs if insurances else "",
         "ecIndexNo": use.ec_index_no,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, hmac
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 NONCE = 12
@@ -21,6 +21,13 @@ def sm3(data: bytes) -> bytes:
     h = hashes.Hash(hashes.SM3())
     h.update(data)
     return h.finalize()
+
+
+def hmac_sm3(key: bytes, message: bytes) -> str:
+    """Hex HMAC-SM3 (RFC 2104 over GB/T 32905's SM3)."""
+    mac = hmac.HMAC(key, hashes.SM3())
+    mac.update(message)
+    return mac.finalize().hex()
 
 
 def sm4_gcm_seal(key: bytes, plain: bytes, aad: bytes, nonce: bytes | None = None) -> bytes:

@@ -32,6 +32,8 @@ LONG_TERM = "cross_region_long_term"
 REFERRAL = "cross_region_referral"
 TEMPORARY = "cross_region_temporary"
 EMERGENCY = "cross_region_emergency"
+EMERGENCY_MED_TYPES = frozenset({"13", "24"})
+"""急诊, 急诊转住院: emergency care counts as filed (急诊抢救视同备案)."""
 UNFILED = "cross_region_unfiled"
 FLAGS: tuple[str, ...] = (CROSS_REGION, ZONE, LONG_TERM, REFERRAL, TEMPORARY, EMERGENCY, UNFILED)
 """Every flag ``visit_flags`` can give, for policy files to name."""

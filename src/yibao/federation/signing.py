@@ -21,7 +21,8 @@ import secrets
 import time
 from collections.abc import Callable, Mapping
 
-from yibao.api.fsi.gateway import MemoryNonces, Nonces, caller_secret, hmac_sm3
+from yibao.crypto.sm import hmac_sm3
+from yibao.nonces import MemoryNonces, Nonces
 
 NODE, TIMESTAMP, NONCE, SIGNATURE = "x-yb-node", "x-yb-timestamp", "x-yb-nonce", "x-yb-signature"
 MAX_SKEW = 300
@@ -35,7 +36,7 @@ class SignatureError(Exception):
 
 def node_secret(hub_key: bytes, node_id: str) -> bytes:
     """The secret the hub and one node share."""
-    return bytes.fromhex(caller_secret(hub_key, STYLE, node_id))
+    return bytes.fromhex(hmac_sm3(hub_key, f"{STYLE}:{node_id}".encode()))
 
 
 def sign(secret: bytes, node_id: str, body: bytes, now: float | None = None) -> dict[str, str]:

@@ -24,14 +24,13 @@ import hashlib
 import hmac as std_hmac
 import re
 import secrets
-import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
-from cryptography.hazmat.primitives import hashes, hmac
+from yibao.crypto.sm import hmac_sm3
+from yibao.nonces import MemoryNonces, Nonces
 
 RIO, SM3 = "rio", "sm3"
 INSTITUTION = re.compile(r"^[HP]\d{11}$")
@@ -54,12 +53,6 @@ class Caller:
     style: str
     key_id: str
     fixmedins_code: str | None
-
-
-def hmac_sm3(key: bytes, message: bytes) -> str:
-    mac = hmac.HMAC(key, hashes.SM3())
-    mac.update(message)
-    return mac.finalize().hex()
 
 
 def caller_secret(key: bytes, style: str, key_id: str) -> str:
@@ -111,30 +104,6 @@ def read_keys(path: Path) -> list[bytes]:
     if not keys:
         raise ValueError(f"{path}: 没有密钥")
     return keys
-
-
-class Nonces(Protocol):
-    def first_use(self, caller: str, nonce: str, at: float, forget_before: float) -> bool:
-        """Record the caller's nonce (signed at ``at``, Unix seconds): True the first time, False after.
-        Nonces signed before ``forget_before`` may be forgotten: their timestamps are stale by then."""
-        ...
-
-
-class MemoryNonces:
-    """The nonces one process has seen."""
-
-    def __init__(self) -> None:
-        self._seen: dict[tuple[str, str], float] = {}
-        self._lock = threading.Lock()
-
-    def first_use(self, caller: str, nonce: str, at: float, forget_before: float) -> bool:
-        with self._lock:
-            if len(self._seen) > 100_000:
-                self._seen = {k: t for k, t in self._seen.items() if t >= forget_before}
-            if (caller, nonce) in self._seen:
-                return False
-            self._seen[caller, nonce] = at
-            return True
 
 
 class Gateway:
