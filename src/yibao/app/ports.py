@@ -29,6 +29,7 @@ from yibao.app.records import (
     SettledLine,
     SettlementRow,
     SignInRecord,
+    StoredFinding,
     VisitRecord,
 )
 from yibao.app.voucher import VoucherStore
@@ -91,7 +92,17 @@ class ReferenceQuery:
     """Rows whose begndate..enddate holds this date."""
 
 
-class Store(AccountStore, AuditStore, VoucherStore, OnlineOrderStore, FilingStore, ClearingStore, Protocol):
+class SupervisionStore(Protocol):
+    """Findings of the rule engine (``yibao.app.supervision``, docs/supervision.md)."""
+
+    def add_findings(self, findings: Sequence[StoredFinding]) -> int:
+        """Store those not stored yet (by stage, run, rule, visit and line); returns how many were new."""
+        ...
+
+
+class Store(
+    AccountStore, AuditStore, VoucherStore, OnlineOrderStore, FilingStore, ClearingStore, SupervisionStore, Protocol
+):
     """Also the console's accounts, sessions and audit log (``yibao.app.accounts``, ``yibao.app.audit``),
     the electronic vouchers (``yibao.app.voucher``) and online orders (``yibao.app.online_orders``)."""
 

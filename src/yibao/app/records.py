@@ -222,3 +222,26 @@ class SettledLine:
     det_item_fee_sumamt: Fen
     fee_ocur_time: datetime
     setl_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoredFinding:
+    """A rule that fired, as ``supervision_finding`` keeps it (docs/supervision.md)."""
+
+    stage: str
+    run_id: str
+    rule_id: str
+    rule_version: str
+    result: str
+    mdtrt_id: str
+    feedetl_sn: str
+    med_list_codg: str
+    setl_id: str | None
+    fixmedins_code: str
+    psn_no: str
+    insuplc_admdvs: str
+    mdtrtarea_admvs: str
+    amount: Fen
+    message: str
+    created_at: datetime
+    """UTC."""

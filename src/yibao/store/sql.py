@@ -56,6 +56,7 @@ from yibao.store.federation import SqlFederation
 from yibao.store.filings import SqlFilings
 from yibao.store.online import SqlOnlineOrders
 from yibao.store.personal import READ_COLUMNS, PersonalData, personal_for
+from yibao.store.supervision import SqlSupervision
 from yibao.store.voucher import SqlVouchers
 
 AMOUNTS = [c.name for c in t.settlement.columns if c.type.__class__.__name__ == "BigInteger"]
@@ -104,7 +105,9 @@ class ConfigCache:
             self._version = None
 
 
-class SqlStore(SqlAccounts, SqlVouchers, SqlFederation, SqlOnlineOrders, SqlFilings, SqlClearing):  # see store.*
+class SqlStore(  # see store.*
+    SqlAccounts, SqlVouchers, SqlFederation, SqlOnlineOrders, SqlFilings, SqlClearing, SqlSupervision
+):
     def __init__(self, conn: Connection, cache: ConfigCache) -> None:
         self.conn = conn
         self.cache = cache

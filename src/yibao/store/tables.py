@@ -660,3 +660,29 @@ hub_advance = Table(  # the hub: advances (预付金) regions paid in (+) and cl
     Column("run_id", String(30), nullable=False, server_default=""),  # "" paid in; else the run that drew it
     Column("created_at", DateTime, nullable=False),
 )
+
+# ---------------------------------------------------------------- fund supervision (docs/supervision.md)
+
+supervision_finding = Table(  # a rule that fired, at any stage; imported post-event runs add nothing twice
+    "supervision_finding",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("stage", String(6), nullable=False),  # before, during, after
+    Column("run_id", String(50), nullable=False),  # the msgid of 3101/3102/2207, or a post-event run's id
+    Column("rule_id", String(30), nullable=False),
+    Column("rule_version", String(30), nullable=False),
+    Column("result", String(10), nullable=False),  # definite, suspicious
+    Column("mdtrt_id", String(30), nullable=False),
+    Column("feedetl_sn", String(30), nullable=False, server_default=""),  # "" for a visit finding
+    Column("med_list_codg", String(50), nullable=False, server_default=""),
+    Column("setl_id", String(30), nullable=True),
+    Column("fixmedins_code", String(30), nullable=False),
+    Column("psn_no", String(30), nullable=False),
+    Column("insuplc_admdvs", String(6), nullable=False),
+    Column("mdtrtarea_admvs", String(6), nullable=False),
+    money("amount"),
+    Column("message", Text, nullable=False, server_default=""),
+    Column("created_at", DateTime, nullable=False),
+    UniqueConstraint("stage", "run_id", "rule_id", "mdtrt_id", "feedetl_sn"),
+    Index("ix_supervision_finding_ins", "fixmedins_code", "rule_id"),
+)
