@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
+from yibao.app.records import LOCAL
 from yibao.domain.catalog import EMPTY_CATALOG, Catalog
 from yibao.domain.claim import Amounts, Claim, FeeLine, Person, Visit
 from yibao.domain.money import fen_to_yuan
@@ -95,3 +96,8 @@ def yuan(s: Settlement, field: str) -> str:
 
 def acc(s: Settlement, key: str) -> str:
     return str(fen_to_yuan(s.accumulators.get(key, 0)))
+
+
+def local_today() -> date:
+    """Today in Asia/Shanghai, as the server dates settlements (UTC's date is yesterday from 16:00 UTC)."""
+    return datetime.now(LOCAL).date()

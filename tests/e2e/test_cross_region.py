@@ -38,6 +38,7 @@ from tests.flows import (
     now_text,
     upload,
 )
+from tests.helpers import local_today
 from tests.regions import EXAMPLES, federation
 from yibao.domain.catalog import EMPTY_CATALOG
 from yibao.domain.claim import Amounts, Claim, Person, Visit
@@ -106,7 +107,7 @@ def expected(policy_file: Path, setlinfo: dict[str, Any], psn_type: str, brdy: d
     policy = load_policy(policy_file)
     claim = Claim(
         person=Person(psn_no="P", insutype="310", psn_type=psn_type, brdy=brdy, acct_balc=Decimal(balance)),
-        visit=Visit(med_type="11", hosp_lv=hosp_lv, setl_date=date.today(), flags=flags),
+        visit=Visit(med_type="11", hosp_lv=hosp_lv, setl_date=local_today(), flags=flags),
         amounts=Amounts(
             medfee_sumamt=Decimal(str(setlinfo["medfee_sumamt"])),
             fulamt_ownpay_amt=Decimal(str(setlinfo["fulamt_ownpay_amt"])),
@@ -156,8 +157,9 @@ def test_unfiled_care_outside_the_zone_is_paid_at_the_reduced_ratio(nodes: dict[
 
     # the Qingpu hospital files a referral (2501); Guangzhou, where the worker is insured, keeps it
     h = his(qp, "H31011800002")
-    refmedin = {"psn_no": WORKER, "insutype": "310", "mdtrtarea_admdvs": "310118", "begndate": date.today().isoformat(),
-                "reflin_medins_no": "H31011800002", "refl_rea": "转诊"}  # fmt: skip
+    refmedin = {"psn_no": WORKER, "insutype": "310", "mdtrtarea_admdvs": "310118",
+                "begndate": local_today().isoformat(), "reflin_medins_no": "H31011800002",
+                "refl_rea": "转诊"}  # fmt: skip
     filed = h.call("2501", {"refmedin": refmedin}, insuplc_admdvs="440100")["result"]["trt_dcla_detl_sn"]
     assert filed.startswith("440100BA")
     _, second = visit_by(h, WORKER, person["certno"], "440100", (BLOOD_TEST, "2", "150"))

@@ -6,9 +6,9 @@ from __future__ import annotations
 import base64
 import io
 import zipfile
-from datetime import date
 
 from tests.flows import AMOXICILLIN, BLOOD_TEST, RETIREE, line, register, settle_data
+from tests.helpers import local_today
 from yibao.sim.his import HisClient
 
 
@@ -83,7 +83,7 @@ def test_detail_reconciliation_finds_each_difference(hospital: HisClient) -> Non
             }
         },
     )
-    today = date.today().isoformat()
+    today = local_today().isoformat()
     out = hospital.call(
         "3202",
         {

@@ -10,7 +10,6 @@ the demo catalogue: outpatient 45% without referral, no deductible; inpatient at
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
 
 from tests.flows import (
     AMOXICILLIN,
@@ -29,6 +28,7 @@ from tests.flows import (
     register,
     settle_data,
 )
+from tests.helpers import local_today
 from yibao.domain.ledger import check_ledger
 from yibao.sim.his import HisClient
 from yibao.store.database import Database
@@ -84,7 +84,7 @@ def outpatient_visit(hospital: HisClient, ledger_problems: Callable[[], list[str
     assert str(person_info(hospital, RETIREE)["insuinfo"][0]["balc"]) == "3146.74"
     assert ledger_problems() == []
 
-    today = date.today().isoformat()
+    today = local_today().isoformat()
     statement = {"insutype": "310", "clr_type": "11", "setl_optins": "440100", "stmt_begndate": today,
                  "stmt_enddate": today, "medfee_sumamt": "96.84", "fund_pay_sumamt": "43.58", "acct_pay": "53.26",
                  "fixmedins_setl_cnt": "1"}  # fmt: skip
