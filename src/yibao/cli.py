@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from yibao.accounts_cli import user_app
+from yibao.analytics.cli import supervise_app
 from yibao.data_key_cli import data_key_app
 from yibao.domain.catalog import EMPTY_CATALOG
 from yibao.domain.errors import DomainError
@@ -254,3 +255,4 @@ app.add_typer(gateway_app, name="gateway")
 app.add_typer(data_key_app, name="data-key")
 app.add_typer(voucher_app, name="voucher")
 app.add_typer(hub_app, name="hub")
+app.add_typer(supervise_app, name="supervise")

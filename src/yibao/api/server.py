@@ -99,7 +99,7 @@ def create_app(db: Database | None = None, gateway: Gateway | None = None) -> Na
         return {"status": "ok"}
 
     # the console (/console) and portal (/portal); accounts, sessions and the audit log in the same database
-    app.include_router(console_router(SqlDashboardSource(database), database, codes=authority))
+    app.include_router(console_router(SqlDashboardSource(database), database, codes=authority, federation=federation))
 
     node_calls = None if federation is None else NodeCalls(database, federation, federation.secret)
     return NationalInterface(

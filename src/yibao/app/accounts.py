@@ -65,6 +65,10 @@ class Permission(StrEnum):
     """Suspend or restore a person's electronic voucher (a lost phone, suspected abuse)."""
     FILINGS = "filing.manage"
     """See the cross-region filings (备案) waiting for the bureau, approve or refuse them."""
+    SUPERVISION_READ = "supervision.read"
+    """Findings of the rule engine and the joint audit cases, with their evidence (psn_no, visits, lines)."""
+    SUPERVISION_AUDIT = "supervision.audit"
+    """Open joint audit cases, record on-site results, confirm, recover (a ledger posting) or close them."""
     SIGNED_IN = "signed-in"
     """Any console account: the header, signing out."""
 
@@ -91,6 +95,8 @@ GRANTS: dict[Role, frozenset[Permission]] = {
             Permission.SETTLEMENTS,
             Permission.LEDGER,
             Permission.AUDIT,
+            Permission.SUPERVISION_READ,
+            Permission.SUPERVISION_AUDIT,
         }
     ),
     Role.ANALYST: frozenset({Permission.SIGNED_IN, Permission.FIGURES, Permission.INSTITUTIONS, Permission.LEDGER}),

@@ -80,6 +80,14 @@ LABELS: dict[str, str] = {
     Action.FILING_VIEW: "查看待审核的异地就医备案",
     Action.FILING_APPROVE: "批准异地就医备案",
     Action.FILING_REFUSE: "驳回异地就医备案",
+    # joint audit cases (yibao.app.audit_cases.CaseAction)
+    "findings.view": "查看监管疑点",
+    "case.view": "查看联审案件",
+    "case.open": "智能互查立案",
+    "case.review": "记录现场联审结果",
+    "case.confirm": "查实违规",
+    "case.recover": "追回基金",
+    "case.close": "联审案件无违规结案",
 }
 
 

@@ -13,7 +13,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from yibao.app import clearing, filings, registry
+from yibao.app import audit_cases, clearing, filings, registry
 from yibao.app.access import active_insurance
 from yibao.app.commands import PersonQuery, Reverse
 from yibao.app.cross_region import READ_OPS, plain
@@ -30,7 +30,7 @@ from yibao.domain.policy import select_policy
 from yibao.domain.settlement import calculate
 
 READS = READ_OPS | clearing.READS
-WRITES = frozenset({"settle", "reverse", "filing"}) | clearing.WRITES
+WRITES = frozenset({"settle", "reverse", "filing", audit_cases.SHARE_OP}) | clearing.WRITES
 
 
 def answer(store: Store, ctx: Context, op: str, payload: dict[str, Any]) -> dict[str, Any]:
@@ -46,6 +46,8 @@ def answer(store: Store, ctx: Context, op: str, payload: dict[str, Any]) -> dict
         dates = {k: date.fromisoformat(str(v)) for k, v in payload.items() if k in DATES and v}
         cmd = ReferralIn(**{**{k: v for k, v in payload.items() if k not in DATES}, **dates})
         return filings.file_referral(store, ctx, cmd)[0]
+    if op == audit_cases.SHARE_OP:  # a joint audit case about this node's insured, shared by the treating node
+        return audit_cases.receive(store, payload)
     if op == clearing.DETAIL:
         return clearing.detail(store, payload)
     if op == clearing.CONFIRM:

@@ -14,6 +14,7 @@ from typing import Protocol
 
 from yibao.app.accounts import AccountStore
 from yibao.app.audit import AuditStore
+from yibao.app.audit_cases import AuditCaseStore
 from yibao.app.clearing import ClearingStore
 from yibao.app.commands import ClearingApply, TotalStatement
 from yibao.app.filings import FilingStore
@@ -39,6 +40,7 @@ from yibao.domain.ledger import LedgerFacts, Transfer
 from yibao.domain.money import Fen
 from yibao.domain.policy import Policy
 from yibao.domain.reference import ReferenceEntry
+from yibao.domain.supervision.rules import RuleLibrary
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +94,19 @@ class ReferenceQuery:
     """Rows whose begndate..enddate holds this date."""
 
 
+@dataclass(frozen=True, slots=True)
+class PastVisit:
+    """A visit of a person's recent history, with what the cross-visit rules read (docs/supervision.md)."""
+
+    visit: VisitRecord
+    hosp_lv: int
+    main_dx: str
+    """The main diagnosis (maindiag_flag 1), else the visit's dise_codg."""
+    diagnoses: tuple[str, ...]
+    lines: tuple[FeeLineRecord, ...]
+    """Not cancelled."""
+
+
 class SupervisionStore(Protocol):
     """Findings of the rule engine (``yibao.app.supervision``, docs/supervision.md)."""
 
@@ -99,9 +114,25 @@ class SupervisionStore(Protocol):
         """Store those not stored yet (by stage, run, rule, visit and line); returns how many were new."""
         ...
 
+    def rule_library(self) -> RuleLibrary:
+        """The rule library in force (the shipped src/yibao/files/supervision_rules.toml), read once."""
+        ...
+
+    def recent_visits(self, psn_no: str, since: datetime) -> list[PastVisit]:
+        """The person's visits not cancelled that began at or after ``since`` (UTC) or had not ended by then."""
+        ...
+
 
 class Store(
-    AccountStore, AuditStore, VoucherStore, OnlineOrderStore, FilingStore, ClearingStore, SupervisionStore, Protocol
+    AccountStore,
+    AuditStore,
+    VoucherStore,
+    OnlineOrderStore,
+    FilingStore,
+    ClearingStore,
+    SupervisionStore,
+    AuditCaseStore,
+    Protocol,
 ):
     """Also the console's accounts, sessions and audit log (``yibao.app.accounts``, ``yibao.app.audit``),
     the electronic vouchers (``yibao.app.voucher``) and online orders (``yibao.app.online_orders``)."""

@@ -14,6 +14,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, fields
 from datetime import date
 
+from yibao.app import supervision
 from yibao.app.access import KIND_NAME, active_insurance, own_visit
 from yibao.app.commands import Reverse, SettleIn
 from yibao.app.cross_region import remote_calculation, remote_region, reverse_remote
@@ -226,7 +227,8 @@ RECENT = RecentCalculations()
 def pre_settle(store: Store, ctx: Context, cmd: SettleIn, kind: str) -> dict[str, object]:
     """2206/2303: what the settlement would be, with nothing written or reserved."""
     c = compute(store, ctx, cmd, kind)
-    return settlement_output(c, None, ctx, cmd.mdtrt_cert_type)
+    check = supervision.check_settlement(store, ctx, c.visit, c.person, c.lines, c.med_type, refuse=False)
+    return check.report(settlement_output(c, None, ctx, cmd.mdtrt_cert_type))
 
 
 def settle(store: Store, ctx: Context, cmd: SettleIn, kind: str) -> tuple[dict[str, object], str]:
@@ -235,7 +237,9 @@ def settle(store: Store, ctx: Context, cmd: SettleIn, kind: str) -> tuple[dict[s
     c = compute(store, ctx, cmd, kind, commit=True)
     if kind == "inpatient" and not cmd.mid_setl_flag and c.visit.status != "discharged":
         raise Refused("input.data.mid_setl_flag", f"{c.visit.mdtrt_id} 未办理出院，只能中途结算")
+    check = supervision.check_settlement(store, ctx, c.visit, c.person, c.lines, c.med_type, refuse=True)
     setl_id = record(store, ctx, c, kind, cmd.mid_setl_flag, cmd.mdtrt_cert_type)
+    check.record(store, ctx, setl_id)
     return settlement_output(c, setl_id, ctx, cmd.mdtrt_cert_type), setl_id
 
 

@@ -36,6 +36,15 @@ class Restrictions:
     """Only covered for these med_type codes (e.g. inpatient only); empty means all."""
     indication: str = ""
     """限定支付 text (e.g. "限工伤保险"); carried for the reviewer, checked by supervision rules."""
+    # What only the supervision rules read (docs/supervision.md); classification ignores them.
+    dx_prefixes: tuple[str, ...] = ()
+    """限适应症: ICD-10 prefixes of the diagnoses the item is covered for; empty means any."""
+    max_cnt_per_day: Decimal | None = None
+    """限定频次: the most of the item a visit may bill on one day."""
+    max_days: int | None = None
+    """限支付疗程: the most days of supply one drug line may carry."""
+    insutypes: tuple[str, ...] = ()
+    """限工伤/限生育: the insurance types covering the item ("510" 生育保险, "work_injury" 工伤); empty means all."""
 
 
 @dataclass(frozen=True, slots=True)

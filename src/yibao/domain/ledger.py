@@ -34,7 +34,7 @@ the net payment ``cash:clearing`` → ``clearing:hub`` (received) or ``clearing:
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from yibao.domain.errors import DomainError
 from yibao.domain.money import Fen
@@ -47,6 +47,7 @@ class Code:
     REVERSAL = "reversal"
     OPENING = "opening"
     CLEARING = "clearing"
+    RECOVERY = "recovery"
 
 
 HUB_CLEARING = "clearing:hub"
@@ -146,6 +147,14 @@ def clearing_posting(closed: dict[str, Fen], advance: Fen = 0) -> list[Transfer]
     return transfers
 
 
+def recovery_posting(fixmedins_code: str, credits: dict[str, Fen]) -> list[Transfer]:
+    """A joint audit's recovery (追回): what the institution is owed falls and each account that paid
+    for the violations (a region's fund, or the clearing account of the region that paid across
+    regions) gets its share back."""
+    payable = payable_account(fixmedins_code)
+    return [Transfer(payable, account, amount, Code.RECOVERY) for account, amount in sorted(credits.items()) if amount]
+
+
 def balances(transfers: Iterable[Transfer]) -> dict[str, Fen]:
     """Net balance (debits − credits) of every account the transfers touch."""
     net: dict[str, Fen] = {}
@@ -175,6 +184,10 @@ class LedgerFacts:
     +acct_pay, an institution's payable −(fund_pay_sumamt + acct_pay)."""
     bad_transfers: list[str]
     """Transfers that are not a positive amount between two different accounts."""
+    recovery_net: dict[str, Fen] = field(default_factory=dict)
+    """Net debits − credits of each institution's payable over recovery transfers."""
+    expected_recovery: dict[str, Fen] = field(default_factory=dict)
+    """The same, as the recovered audit cases say: a payable +the amounts recovered from it."""
 
 
 def check_ledger(facts: LedgerFacts) -> list[str]:
@@ -192,4 +205,8 @@ def check_ledger(facts: LedgerFacts) -> list[str]:
         posted, expected = facts.settlement_net.get(code, 0), facts.expected_net.get(code, 0)
         if posted != expected:
             problems.append(f"{code}: 结算记账净额 {posted} ≠ 结算记录 {expected}")
+    for code in sorted(set(facts.recovery_net) | set(facts.expected_recovery)):
+        posted, expected = facts.recovery_net.get(code, 0), facts.expected_recovery.get(code, 0)
+        if posted != expected:
+            problems.append(f"{code}: 追回记账净额 {posted} ≠ 联审案件追回金额 {expected}")
     return problems

@@ -111,6 +111,14 @@ class CatalogueEntry:
     max_cnt: int | None = None
     age_min: int | None = None
     age_max: int | None = None
+    dx_prefixes: tuple[str, ...] = ()
+    """限适应症: ICD-10 prefixes ("dx=E10,E11")."""
+    max_cnt_per_day: int | None = None
+    """At most this many a day ("day=N")."""
+    max_days: int | None = None
+    """Days of supply a line may carry ("days=N")."""
+    insutypes: tuple[str, ...] = ()
+    """限生育 "insu=510", 限工伤 "insu=work_injury"."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,6 +290,10 @@ def _catalogue(raw: dict[str, Any]) -> Iterator[CatalogueEntry]:
                 max_cnt=int(options["cnt"]) if "cnt" in options else None,
                 age_min=age_min,
                 age_max=age_max,
+                dx_prefixes=tuple(options["dx"].split(",")) if "dx" in options else (),
+                max_cnt_per_day=int(options["day"]) if "day" in options else None,
+                max_days=int(options["days"]) if "days" in options else None,
+                insutypes=tuple(options["insu"].split(",")) if "insu" in options else (),
             )
 
 
@@ -314,6 +326,14 @@ def catalogue_toml(admdvs: str, version: str) -> str:
             limits.append(f"min_hosp_lv = {item.min_hosp_lv}")
         if item.inpatient_only:
             limits.append("med_types = [" + ", ".join(f'"{m}"' for m in INPATIENT_MED_TYPES) + "]")
+        if item.dx_prefixes:
+            limits.append("dx_prefixes = [" + ", ".join(f'"{d}"' for d in item.dx_prefixes) + "]")
+        if item.max_cnt_per_day is not None:
+            limits.append(f"max_cnt_per_day = {item.max_cnt_per_day}")
+        if item.max_days is not None:
+            limits.append(f"max_days = {item.max_days}")
+        if item.insutypes:
+            limits.append("insutypes = [" + ", ".join(f'"{i}"' for i in item.insutypes) + "]")
         if limits:
             out.append("restrictions = { " + ", ".join(limits) + " }")
     return "\n".join(out) + "\n"

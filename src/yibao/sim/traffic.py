@@ -45,6 +45,7 @@ from sqlalchemy import Engine, text
 from yibao.api.fsi.gateway import SM3, Gateway, Signer
 from yibao.app.voucher import CodeIssuer
 from yibao.sim.city import CatalogueEntry, Diagnosis, city_data
+from yibao.sim.fraud import FeeFraud
 from yibao.sim.his import EC_QUERY, HisClient, KeepAlive
 from yibao.store.engine import make_engine
 from yibao.store.personal import personal_for
@@ -516,13 +517,22 @@ class Visit:
 
 class Conversations:
     def __init__(self, biller: Biller, reversal_share: float = 0.02, interim_share: float = 0.25,
-                 codes: CodeIssuer | None = None, voucher_share: float = 0.7) -> None:  # fmt: skip
+                 codes: CodeIssuer | None = None, voucher_share: float = 0.7, fraud: FeeFraud | None = None
+                 ) -> None:  # fmt: skip
         self.biller = biller
+        self.fraud = fraud
+        """Plants line-level schemes in outpatient and inpatient bills and records them once settled."""
         self.reversal_share = reversal_share
         self.interim_share = interim_share
         self.codes = codes
         self.voucher_share = voucher_share
         """Of the visits of persons with an active voucher, the share made with it (the rest by card)."""
+
+    def planted(self, rng: random.Random, lines: list[Line], setting: str) -> tuple[list[Line], list[tuple[int, str]]]:
+        if self.fraud is None:
+            return lines, []
+        out, plants = self.fraud.plant(rng, [(x.code, x.cnt, x.pric) for x in lines], setting)
+        return [Line(*x) for x in out], plants
 
     def by_voucher(self, rng: random.Random, patient: Patient) -> bool:
         return self.codes is not None and patient.ec_index_no is not None and rng.random() < self.voucher_share
@@ -593,7 +603,7 @@ class Conversations:
             "dept_name": dept, "caty": doctor.dept_code,
         }}, insuplc)  # fmt: skip
         mdtrt_id = str(out["data"]["mdtrt_id"])
-        lines = self.biller.outpatient(rng, dx, gend, age, site.hosp_lv)
+        lines, plants = self.planted(rng, self.biller.outpatient(rng, dx, gend, age, site.hosp_lv), "o")
         caller.call(site, "2204", {"feedetail": self.feedetail(lines, mdtrt_id, psn_no, doctor, dept, batch="1")},
                     insuplc)  # fmt: skip
         pay = self.scan(caller, site, patient, "01301") if voucher else cert  # paying is a business of its own
@@ -605,6 +615,8 @@ class Conversations:
         caller.call(site, "2206", data, insuplc)
         done = caller.call(site, "2207", data, insuplc)["setlinfo"]
         caller.tally.settled(done)
+        if self.fraud is not None:
+            self.fraud.record(mdtrt_id, plants)
         caller.tally.by_voucher += voucher
         caller.tally.cross_region += bool(insuplc)
         if rng.random() < self.reversal_share:
@@ -631,7 +643,7 @@ class Conversations:
             "adm_bed": str(rng.randint(1, 60)), "dscg_maindiag_code": dx.code, "dscg_maindiag_name": dx.name,
         }, "diseinfo": [diag]})  # fmt: skip
         mdtrt_id = str(out["result"]["mdtrt_id"])
-        lines = self.biller.inpatient(rng, dx, days, gend, age, site.hosp_lv)
+        lines, plants = self.planted(rng, self.biller.inpatient(rng, dx, days, gend, age, site.hosp_lv), "i")
         interim = days >= 8 and len(lines) >= 4 and rng.random() < self.interim_share
         first, rest = (lines[: len(lines) // 2], lines[len(lines) // 2 :]) if interim else (lines, [])
 
@@ -663,6 +675,8 @@ class Conversations:
             caller.call(site, "2303", settle_data(final, False))
         done = caller.call(site, "2304", settle_data(final, False))["setlinfo"]
         caller.tally.settled(done)
+        if self.fraud is not None:
+            self.fraud.record(mdtrt_id, plants)
         if rng.random() < self.reversal_share * 2:
             # the bill was wrong: the settlement is reversed (2305) and made again
             back = caller.call(site, "2305", {"data": {"mdtrt_id": mdtrt_id, "setl_id": done["setl_id"],
@@ -793,6 +807,7 @@ def run_traffic(
     voucher_share: float = 0.7,
     guests: Sequence[Patient] = (),
     guest_share: float = 0.0,
+    fraud: FeeFraud | None = None,
 ) -> TrafficReport:
     """Hold conversations at about ``rate`` settlements a second for ``duration`` seconds, then stop.
 
@@ -803,7 +818,8 @@ def run_traffic(
     ``codes`` issues the voucher codes the phones show (the authority's keys on this machine, loaded when
     a sampled person has an active voucher); ``voucher_share`` of those persons' outpatient visits and
     purchases are made with the voucher. ``guest_share`` of the visits are outpatient visits of ``guests``
-    (``sample_guests``: persons insured in another region, settled through the hub).
+    (``sample_guests``: persons insured in another region, settled through the hub). ``fraud`` plants
+    line-level schemes in outpatient and inpatient bills and records the truth (yibao.sim.fraud.FeeFraud).
     """
     host, port = loopback(url)
     if rate <= 0 or duration <= 0 or concurrency < 1:
@@ -816,7 +832,8 @@ def run_traffic(
         from yibao.voucher.authority import Authority  # the SM2 backend loads only when it is needed
 
         codes = Authority.load()
-    talks = Conversations(biller, reversal_share, interim_share, codes if voucher_share > 0 else None, voucher_share)
+    talks = Conversations(biller, reversal_share, interim_share, codes if voucher_share > 0 else None, voucher_share,
+                          fraud)  # fmt: skip
     kinds = [("outpatient", mix.outpatient), ("inpatient", mix.inpatient),
              ("pharmacy", mix.pharmacy if city.pharmacies and city.employees else 0.0)]  # fmt: skip
     kind_cum = list(itertools.accumulate(w for _, w in kinds))

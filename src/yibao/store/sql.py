@@ -51,6 +51,7 @@ from yibao.files import catalog_item_from_data, policy_from_json
 from yibao.store import reference as ref_store
 from yibao.store import tables as t
 from yibao.store.accounts import SqlAccounts
+from yibao.store.audit_cases import SqlAuditCases
 from yibao.store.clearing import SqlClearing
 from yibao.store.federation import SqlFederation
 from yibao.store.filings import SqlFilings
@@ -106,7 +107,7 @@ class ConfigCache:
 
 
 class SqlStore(  # see store.*
-    SqlAccounts, SqlVouchers, SqlFederation, SqlOnlineOrders, SqlFilings, SqlClearing, SqlSupervision
+    SqlAccounts, SqlVouchers, SqlFederation, SqlOnlineOrders, SqlFilings, SqlClearing, SqlSupervision, SqlAuditCases
 ):
     def __init__(self, conn: Connection, cache: ConfigCache) -> None:
         self.conn = conn
@@ -765,12 +766,30 @@ class SqlStore(  # see store.*
                 )
             )
         ]
+        recovery_net: dict[str, Fen] = {}
+        recovered = x.code == Code.RECOVERY
+        for column, sign in ((x.debit_account, 1), (x.credit_account, -1)):
+            for code, amount in self.conn.execute(
+                select(column, func.sum(x.amount)).where(recovered, column.like("payable:%")).group_by(column)
+            ):
+                recovery_net[code] = recovery_net.get(code, 0) + sign * int(amount)
+        c = t.audit_case.c
+        expected_recovery = {
+            payable_account(code): int(amount)
+            for code, amount in self.conn.execute(
+                select(c.fixmedins_code, func.sum(c.recovered_amount))
+                .where(c.shared_from == "")  # a shared case is recovered (and posted) where it was opened
+                .group_by(c.fixmedins_code)
+            )
+        }
         return LedgerFacts(
             accounts,
             totals,
             {k: v for k, v in net.items() if v},
             {k: v for k, v in expected.items() if v},
             bad,
+            {k: v for k, v in recovery_net.items() if v},
+            {k: v for k, v in expected_recovery.items() if v},
         )
 
     # ---------------------------------------------------------------- files

@@ -686,3 +686,58 @@ supervision_finding = Table(  # a rule that fired, at any stage; imported post-e
     UniqueConstraint("stage", "run_id", "rule_id", "mdtrt_id", "feedetl_sn"),
     Index("ix_supervision_finding_ins", "fixmedins_code", "rule_id"),
 )
+
+# ---------------------------------------------------------------- joint audit cases (docs/supervision.md)
+
+audit_case = Table(  # findings of one institution carried through 智能互查 → 现场联审 → 查实 → 追回
+    "audit_case",
+    metadata,
+    Column("case_id", String(40), primary_key=True),
+    Column("fixmedins_code", String(30), nullable=False, index=True),
+    Column("fixmedins_name", String(200), nullable=False, server_default=""),
+    Column("admdvs", String(6), nullable=False),  # the institution's region
+    Column("stage", String(12), nullable=False),  # cross_check, on_site, confirmed, recovered, closed
+    Column("title", String(200), nullable=False, server_default=""),
+    Column("check_count", Integer, nullable=False, server_default="0"),
+    money("check_amount"),  # 智能互查: the findings' amounts
+    money("reviewed_amount"),  # 现场联审: the reviewed amounts of the items reviewed on site
+    money("confirmed_amount"),  # the reviewed amounts of the items confirmed
+    money("recover_amount"),  # 查实: the amount to recover
+    money("recovered_amount"),  # 追回: posted in the ledger
+    Column("created_by", String(50), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+    Column("shared_from", String(40), nullable=False, server_default=""),  # "" opened here
+)
+
+audit_case_item = Table(  # one finding under review: a copy of its evidence, and the on-site result
+    "audit_case_item",
+    metadata,
+    Column("case_id", String(40), ForeignKey("audit_case.case_id"), primary_key=True),
+    Column("finding_id", BigInteger, primary_key=True, index=True),  # supervision_finding.id where opened
+    Column("rule_id", String(30), nullable=False),
+    Column("result", String(10), nullable=False),  # definite, suspicious
+    Column("mdtrt_id", String(30), nullable=False),
+    Column("feedetl_sn", String(30), nullable=False, server_default=""),
+    Column("med_list_codg", String(50), nullable=False, server_default=""),
+    Column("setl_id", String(30), nullable=True),
+    Column("psn_no", String(30), nullable=False),
+    Column("insuplc_admdvs", String(6), nullable=False, index=True),
+    money("amount"),
+    Column("message", Text, nullable=False, server_default=""),
+    Column("review", String(10), nullable=False, server_default=""),  # "" not yet, confirmed, cleared
+    money("reviewed_amount"),
+    Column("note", Text, nullable=False, server_default=""),
+)
+
+audit_case_event = Table(  # append only: who moved the case, when, with what amount
+    "audit_case_event",
+    metadata,
+    Column("case_id", String(40), ForeignKey("audit_case.case_id"), primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("stage", String(12), nullable=False),
+    Column("actor", String(50), nullable=False),
+    Column("at", DateTime, nullable=False),
+    Column("note", Text, nullable=False, server_default=""),
+    money("amount"),
+)

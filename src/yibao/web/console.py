@@ -43,6 +43,7 @@ from yibao.app.accounts import (
     Role,
 )
 from yibao.app.audit import Action, AuditEntry
+from yibao.app.cross_region import Federation
 from yibao.app.dashboard import DashboardSource, DashboardStore, Overview
 from yibao.app.errors import NotFound, Refused
 from yibao.app.online_orders import AWAITING
@@ -56,6 +57,7 @@ from yibao.voucher.qr import qr_svg
 from yibao.web.filings import add_filing_routes
 from yibao.web.guard import PORTAL_SELF, SAFE_METHODS, Access, guarded_route, login_url, principal_of, same_origin
 from yibao.web.i18n import AMOUNTS, LANGS, translator
+from yibao.web.supervision import add_supervision_routes
 
 HERE = Path(__file__).resolve().parent
 CSP = (
@@ -136,6 +138,7 @@ def console_router(
     hasher: PasswordHasher | None = None,
     vendor: Path | None = None,
     codes: CodeAuthority | None = None,
+    federation: Federation | None = None,
 ) -> APIRouter:
     """The console and the portal, reading through ``source``; accounts, sessions and the audit log
     through ``accounts``; ``codes`` signs the voucher codes the portal shows. Every route is checked
@@ -655,6 +658,9 @@ def console_router(
     # ---- cross-region filings: the person files in the portal, the bureau decides (yibao.web.filings)
 
     add_filing_routes(router, page=page, accounts=accounts, audit=audit, form=form, now=utc_now, client_ip=client_ip)
+    add_supervision_routes(
+        router, page=page, accounts=accounts, now=utc_now, client_ip=client_ip, federation=federation
+    )
 
     @router.post("/portal/logout")
     def portal_logout(request: Request) -> Response:

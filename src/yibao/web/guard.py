@@ -72,6 +72,15 @@ ROUTES: dict[tuple[str, str], Access] = {
     ("POST", "/portal/filings"): PORTAL_SELF,
     ("GET", "/console/filings"): Permission.FILINGS,
     ("POST", "/console/filings/{filing_id}"): Permission.FILINGS,
+    # fund supervision: findings and joint audit cases (yibao.web.supervision)
+    ("GET", "/console/supervision"): Permission.SUPERVISION_READ,
+    ("GET", "/console/supervision/cases"): Permission.SUPERVISION_READ,
+    ("GET", "/console/supervision/cases/{case_id}"): Permission.SUPERVISION_READ,
+    ("POST", "/console/supervision/cases"): Permission.SUPERVISION_AUDIT,
+    ("POST", "/console/supervision/cases/{case_id}/review"): Permission.SUPERVISION_AUDIT,
+    ("POST", "/console/supervision/cases/{case_id}/confirm"): Permission.SUPERVISION_AUDIT,
+    ("POST", "/console/supervision/cases/{case_id}/recover"): Permission.SUPERVISION_AUDIT,
+    ("POST", "/console/supervision/cases/{case_id}/close"): Permission.SUPERVISION_AUDIT,
 }
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})

@@ -31,6 +31,7 @@ from yibao.app import (
     settle,
     signin,
     statement_detail,
+    supervision,
     visits,
     voucher,
 )
@@ -192,6 +193,8 @@ QUERY = "fsiIntegratedQueryService/"
 PHARMACY = "pharmacySettleService/"  # [inferred]
 STMT = "ybSettlementStmtService/"
 ONLINE = "onlineSettleService/"  # [inferred]
+RISK = "riskConService/"
+ANALYZE = supervision.AnalyzeIn
 W, R = True, False  # writes / reads
 
 TRANSACTIONS: dict[str, Transaction] = {
@@ -244,6 +247,10 @@ TRANSACTIONS: dict[str, Transaction] = {
         Transaction("2502", "转院备案撤销", simple(filings.cancel_referral, "data", filings.ReferralCancel), W,
                     ("reflService/reflAppyCancel",)),  # [inferred]
         Transaction("2601", "冲正交易", simple(correct.correct, "data", c.Correct), W, ("reverseService/revsMethod",)),
+        Transaction("3101", "明细审核事前分析服务", simple(supervision.before_analyze, "data", ANALYZE), R,
+                    (RISK + "beforeAnalyze",)),
+        Transaction("3102", "明细审核事中分析服务", simple(supervision.course_analyze, "data", ANALYZE), W,
+                    (RISK + "courseAnalyze",)),
         Transaction("3201", "医药机构费用结算对总账", simple(reconcile.total_statement, "data", c.TotalStatement), W,
                     (STMT + "stmtTotal",)),
         Transaction("3203", "清算申请", simple(reconcile.apply_clearing, "data", c.ClearingApply), W,

@@ -1,0 +1,77 @@
+"""The same post-event SQL on Spark (local mode here; a cluster's master URL at national scale)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pyspark.sql import SparkSession
+
+from yibao.analytics.layout import PARTITIONED
+from yibao.analytics.sql import DIALECTS, findings_query, staging, views
+from yibao.analytics.tables import SOURCES, columns, files
+from yibao.domain.supervision.rules import Rule
+
+DIALECT = DIALECTS["spark"]
+_TYPES = {
+    "string": "STRING", "int32": "INT", "int64": "BIGINT", "double": "DOUBLE", "bool": "BOOLEAN",
+    "date32[day]": "DATE", "timestamp[us]": "TIMESTAMP_NTZ",
+}  # fmt: skip
+
+
+def session(master: str = "local[2]") -> SparkSession:
+    """The process's Spark session (made once: startup takes seconds)."""
+    spark = (
+        SparkSession.builder.master(master)
+        .appName("yibao-post-event")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.driver.memory", "2g")  # the JVM is launched here: 1 GB runs out on many broadcasts
+        .config("spark.sql.shuffle.partitions", "4")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.sources.partitionColumnTypeInference.enabled", "false")
+        .getOrCreate()
+    )
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark
+
+
+def register(spark: SparkSession, data_dir: Path) -> None:
+    """The claims of ``data_dir`` as temporary views ``visits``, ``lines``, ``diagnoses``, ``items``, ``item_lists``."""
+    for name, schema in SOURCES.items():
+        ddl = ", ".join(f"{col} {sql_type}" for col, sql_type in columns(schema, _TYPES))
+        if not files(data_dir, name):
+            frame = spark.createDataFrame([], ddl)
+        elif name in PARTITIONED:
+            frame = spark.read.option("basePath", str(data_dir / name)).schema(ddl).parquet(str(data_dir / name))
+        else:
+            frame = spark.read.parquet(str(data_dir / f"{name}.parquet"))
+        frame.createOrReplaceTempView(name)
+
+
+def run(
+    data_dir: Path, rules: tuple[Rule, ...], out: Path | None, *, master: str
+) -> tuple[list[tuple[str, int, int]], list[tuple[object, ...]]]:
+    """Per rule (rule_id, findings, amount), and the findings themselves unless written to ``out``
+    (a directory of Parquet parts)."""
+    spark = session(master)
+    register(spark, data_dir)
+    for name, statement in staging(DIALECT):
+        spark.sql(statement)
+        spark.catalog.cacheTable(name)
+    for _, statement in views(DIALECT):
+        spark.sql(statement)
+    try:
+        findings = spark.sql(findings_query(rules, DIALECT)).cache()
+        findings.createOrReplaceTempView("pe_findings")
+        counts = [
+            (str(r[0]), int(r[1]), int(r[2]))
+            for r in spark.sql(
+                "SELECT rule_id, COUNT(*), CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM pe_findings GROUP BY rule_id"
+            ).collect()
+        ]
+        if out is not None:
+            findings.write.mode("overwrite").parquet(str(out))
+            return counts, []
+        return counts, [tuple(row) for row in findings.collect()]
+    finally:
+        spark.catalog.clearCache()
