@@ -15,6 +15,7 @@ import os
 import secrets
 import subprocess
 import sys
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,6 +33,7 @@ from yibao.domain.ledger import check_ledger
 from yibao.domain.money import fen_to_yuan
 from yibao.passwords import Argon2Hasher
 from yibao.sim.city import build_city
+from yibao.sim.fraud import FeeFraud
 from yibao.sim.traffic import run_traffic
 from yibao.sms import OUTBOX_ENV
 from yibao.store.dashboard import SqlDashboardSource
@@ -89,23 +91,74 @@ def run(
             console.print(f"电子凭证激活 e-voucher: {base}/portal/activate 身份证号 {portal[0]} · 姓名 {portal[2]}"
                           f" · 验证码 one-time code in {sms}")  # fmt: skip
         duration = settlements / rate * 4 + 30 if settlements else 7 * 24 * 3600.0
+        # a few bills carry planted schemes (yibao.sim.fraud): the settlements' rule checks mark them, and
+        # the post-event passes find them with the rest (/console/supervision)
+        fraud = FeeFraud(FRAUD_RATE, db_path.with_suffix(".fraud.jsonl"))
+        passes = PostEventPasses(console, url)
         with console.status("医院结算中 (Ctrl-C 停止)…") as status:
 
             def show(elapsed: float, done: int) -> None:
                 status.update(f"医院结算中：{done:,} 笔，{elapsed:,.0f} 秒 — 控制台 {base}/console (Ctrl-C 停止)")
 
             try:
+                passes.start()
                 report = run_traffic(
-                    base, rate, duration, url, seed=seed, progress=show, max_settlements=settlements, gateway=gateway
+                    base,
+                    rate,
+                    duration,
+                    url,
+                    seed=seed,
+                    progress=show,
+                    max_settlements=settlements,
+                    gateway=gateway,
+                    fraud=fraud,
                 )
                 for line in report.lines():
                     console.print(line, highlight=False)
             except KeyboardInterrupt:
                 console.print("已停止。")
+            finally:
+                passes.stop()
+                fraud.close()
+        passes.once()
     finally:
         server.terminate()
         server.wait(timeout=30)
     return report_and_check(console, url)
+
+
+FRAUD_RATE = 0.03
+PASS_EVERY = 120.0
+
+
+class PostEventPasses:
+    """The bureau's post-event rules over the day's claims every two minutes while the hospitals settle,
+    and once at the end (yibao.analytics.stored_claims)."""
+
+    def __init__(self, console: Console, url: str) -> None:
+        self.console, self.url = console, url
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._every, name="post-event", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.thread.join()
+
+    def _every(self) -> None:
+        while not self.stopping.wait(PASS_EVERY):
+            self.once()
+
+    def once(self) -> None:
+        from yibao.analytics.stored_claims import review_stored_claims  # DuckDB: loaded when first needed
+
+        p = review_stored_claims(self.url)
+        top = sorted((c for c in p.run.counts if c.findings), key=lambda c: -c.findings)[:5]
+        rules = "、".join(f"{c.rule_id} {c.findings}" for c in top)
+        self.console.print(f"事后监管 {p.run_id}: {p.visits:,} 次就诊，{p.run.total:,} 条疑点（新增 {p.stored:,}），"
+                           f"{p.run.seconds:.1f} 秒 — {rules}", highlight=False)  # fmt: skip
 
 
 def demo_accounts(url: str) -> tuple[str, tuple[str, str, str] | None]:

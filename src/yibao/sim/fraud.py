@@ -378,7 +378,8 @@ def _swap(world: World, visits: Visits, v: int, item: int, rng: np.random.Genera
 
 FEE_SCHEMES = ("duplicate_line", "over_quantity", "price_above_cap", "exclusive_pair")
 """The line-level schemes a simulated HIS plants in the fee lines it uploads (``yibao sim traffic --fraud-rate``)."""
-FeeLine = tuple[str, int, Decimal]
+FeeLine = tuple[str, int, Decimal, int]
+"""A bill's line as the traffic makes it: code, count, price, and the fee's day (days before the upload)."""
 """(med_list_codg, cnt, pric in yuan)."""
 
 
@@ -416,13 +417,13 @@ class FeeFraud:
         return len(out) - 1
 
     def _price_above_cap(self, rng: random.Random, out: list[FeeLine], setting: str) -> int | None:
-        capped = [j for j, (c, _, _) in enumerate(out) if c in self.items and self.items[c].price_cap]
+        capped = [j for j, (c, _, _, _) in enumerate(out) if c in self.items and self.items[c].price_cap]
         if not capped:
             return None
         j = rng.choice(capped)
-        code_, cnt, _ = out[j]
+        code_, cnt, _, day = out[j]
         cap = self.items[code_].price_cap or Decimal(0)
-        out[j] = (code_, cnt, (cap * Decimal(rng.randint(105, 150)) / 100).quantize(Decimal("0.01")))
+        out[j] = (code_, cnt, (cap * Decimal(rng.randint(105, 150)) / 100).quantize(Decimal("0.01")), day)
         return j
 
     def _over_quantity(self, rng: random.Random, out: list[FeeLine], setting: str) -> int | None:
@@ -430,12 +431,12 @@ class FeeFraud:
             it = self.items.get(c)
             return None if it is None else it.max_cnt_per_day or it.max_cnt
 
-        limited = [j for j, (c, _, _) in enumerate(out) if limit(c)]
+        limited = [j for j, (c, _, _, _) in enumerate(out) if limit(c)]
         if not limited:
             return None
         j = rng.choice(limited)
-        code_, _, pric = out[j]
-        out[j] = (code_, (limit(code_) or 0) + rng.randint(1, 3), pric)
+        code_, _, pric, day = out[j]
+        out[j] = (code_, (limit(code_) or 0) + rng.randint(1, 3), pric, day)
         return j
 
     def _exclusive_pair(self, rng: random.Random, out: list[FeeLine], setting: str) -> int | None:
@@ -445,10 +446,11 @@ class FeeFraud:
         if not fit:
             return None
         a, b = rng.choice(fit)
-        for code_ in (a, b) if a not in {c for c, _, _ in out} else (b,):
+        day = next((d for c, _, _, d in out if c == a), 0)  # the pair is charged on one day
+        for code_ in (a, b) if a not in {c for c, _, _, _ in out} else (b,):
             it = items[code_]
             lo, hi = int(it.price_lo * 100), int(it.price_hi * 100)
-            out.append((code_, 1, Decimal(lo + rng.randrange(hi - lo + 1)) / 100))
+            out.append((code_, 1, Decimal(lo + rng.randrange(hi - lo + 1)) / 100, day))
         return len(out) - 1
 
     def record(self, mdtrt_id: str, plants: Sequence[tuple[int, str]]) -> None:

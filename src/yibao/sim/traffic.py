@@ -23,6 +23,7 @@ latency percentiles per code and every error with its first messages.
 from __future__ import annotations
 
 import bisect
+import functools
 import http.client
 import itertools
 import json
@@ -33,7 +34,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -43,6 +44,7 @@ import httpx
 from sqlalchemy import Engine, text
 
 from yibao.api.fsi.gateway import SM3, Gateway, Signer
+from yibao.app.records import LOCAL
 from yibao.app.voucher import CodeIssuer
 from yibao.sim.city import CatalogueEntry, Diagnosis, city_data
 from yibao.sim.fraud import FeeFraud
@@ -192,6 +194,8 @@ class Line:
     code: str
     cnt: int
     pric: Decimal
+    days_ago: int = 0
+    """The day of the fee before the bill's upload (a stay's daily items are billed day by day)."""
 
     @property
     def amount(self) -> Decimal:
@@ -215,12 +219,24 @@ class Biller:
         self.groups = {code: tags for code, _, tags in city_data().departments}
 
     def price(self, rng: random.Random, item: CatalogueEntry) -> Decimal:
+        """Within the HIS's range and never above the price cap (charging above it is a scheme: sim.fraud)."""
         lo, hi = int(item.price_lo * 100), int(item.price_hi * 100)
+        if item.price_cap is not None:
+            hi = max(min(lo, int(item.price_cap * 100)), min(hi, int(item.price_cap * 100)))
+            lo = min(lo, hi)
         return Decimal(lo + rng.randrange(hi - lo + 1)) / 100
 
-    def line(self, rng: random.Random, item: CatalogueEntry, days: int = 1) -> Line:
-        cnt = rng.randint(item.cnt_lo, item.cnt_hi) * (days if item.daily else 1)
-        return Line(item.med_list_codg, max(1, cnt), self.price(rng, item))
+    def line(self, rng: random.Random, item: CatalogueEntry) -> Line:
+        return Line(item.med_list_codg, self.count(rng, item), self.price(rng, item))
+
+    def count(self, rng: random.Random, item: CatalogueEntry) -> int:
+        cnt = rng.randint(item.cnt_lo, item.cnt_hi)
+        return max(1, min(cnt, item.max_cnt_per_day or cnt, item.max_cnt or cnt))
+
+    def daily(self, rng: random.Random, item: CatalogueEntry, days: int, last: int) -> list[Line]:
+        """A line a day for ``days`` days of a stay of ``last`` days (a HIS uploads the day's charges daily)."""
+        price = self.price(rng, item)
+        return [Line(item.med_list_codg, self.count(rng, item), price, last - d) for d in range(days)]
 
     def diagnosis(self, rng: random.Random, inpatient: bool, gend: str, age: int, specialty: str = "") -> Diagnosis:
         wanted = {"psychiatric": "psych", "tuberculosis": "tb"}.get(specialty)
@@ -232,7 +248,8 @@ class Biller:
         return rng.choices(fits, weights)[0]
 
     def fitting(self, setting: str, tags: frozenset[str], gend: str, age: int, hosp_lv: int,
-                kinds: tuple[str, ...] = ("101", "201", "301")) -> list[CatalogueEntry]:  # fmt: skip
+                kinds: tuple[str, ...] = ("101", "201", "301"), dx: str = "") -> list[CatalogueEntry]:  # fmt: skip
+        """Items an honest bill may carry: their restrictions (docs/supervision.md's knowledge) hold."""
         return [
             i
             for i in self.items
@@ -243,14 +260,26 @@ class Biller:
             and (i.age_min is None or age >= i.age_min)
             and (i.age_max is None or age <= i.age_max)
             and (i.min_hosp_lv is None or hosp_lv >= i.min_hosp_lv)
+            and (not i.dx_prefixes or dx.startswith(i.dx_prefixes))
+            and not i.insutypes
         ]
 
     def pick(self, rng: random.Random, pool: Sequence[CatalogueEntry], k: int) -> list[CatalogueEntry]:
         return rng.sample(list(pool), min(k, len(pool))) if pool else []
 
+    def pick_drugs(self, rng: random.Random, pool: Sequence[CatalogueEntry], k: int) -> list[CatalogueEntry]:
+        """``k`` drugs of different groups (two of one group in a visit is 同类药品重复使用)."""
+        groups: set[str] = set()
+        out: list[CatalogueEntry] = []
+        for item in self.pick(rng, pool, len(pool)):
+            if len(out) < k and item.med_list_codg[1:6] not in groups:
+                groups.add(item.med_list_codg[1:6])
+                out.append(item)
+        return out
+
     def outpatient(self, rng: random.Random, dx: Diagnosis, gend: str, age: int, hosp_lv: int) -> list[Line]:
         """A small bill: the consultation, one to four drugs, sometimes tests, rarely imaging."""
-        fit = self.fitting
+        fit = functools.partial(self.fitting, dx=dx.code)
         visit = (
             "emergency"
             if rng.random() < 0.08
@@ -261,7 +290,7 @@ class Biller:
         chosen = self.pick(rng, fit("o", frozenset({visit}), gend, age, hosp_lv), 1)
         drugs = fit("o", dx.tags, gend, age, hosp_lv, ("101",)) or fit("o", frozenset({"general"}), gend, age,
                                                                             hosp_lv, ("101",))  # fmt: skip
-        chosen += self.pick(rng, drugs, rng.choice((1, 1, 2, 2, 2, 3, 3, 4)))
+        chosen += self.pick_drugs(rng, drugs, rng.choice((1, 1, 2, 2, 2, 3, 3, 4)))
         tests = [i for i in fit("o", dx.tags | {"lab"}, gend, age, hosp_lv, ("201",)) if i.price_hi < 300]
         if rng.random() < 0.45:
             chosen += self.pick(rng, tests, rng.randint(1, 3))
@@ -282,11 +311,11 @@ class Biller:
     def inpatient(self, rng: random.Random, dx: Diagnosis, days: int, gend: str, age: int,
                   hosp_lv: int) -> list[Line]:  # fmt: skip
         """A stay: bed, nursing and rounds every day, admission tests, drugs, the operation, sometimes ICU."""
-        fit = self.fitting
+        fit = functools.partial(self.fitting, dx=dx.code)
         chosen: list[tuple[CatalogueEntry, int]] = []
         bed = "bed_private" if rng.random() < 0.05 else "bed"
-        for tag in (bed, "stay"):
-            chosen += [(i, days) for i in self.pick(rng, fit("i", frozenset({tag}), gend, age, hosp_lv), 2)]
+        for tag, k in ((bed, 1), ("stay", 2)):  # one bed a day, rounds and nursing
+            chosen += [(i, days) for i in self.pick(rng, fit("i", frozenset({tag}), gend, age, hosp_lv), k)]
         chosen += [
             (i, days) for i in fit("i", frozenset({"all"}), gend, age, hosp_lv) if i.daily and rng.random() < 0.7
         ]
@@ -294,8 +323,8 @@ class Biller:
         services = [i for i in fit("i", dx.tags, gend, age, hosp_lv, ("201",)) if not i.daily]
         chosen += [(i, 1) for i in self.pick(rng, services, rng.randint(1, 4))]
         drugs = fit("i", dx.tags, gend, age, hosp_lv, ("101",))
-        for item in self.pick(rng, drugs, rng.randint(2, 6)):
-            chosen.append((item, rng.randint(max(1, days // 2), days) if item.daily else 1))
+        for item in self.pick_drugs(rng, drugs, rng.randint(2, 6)):
+            chosen.append((item, days if item.daily else 1))
         if dx.operation and (hosp_lv >= 2 or rng.random() < 0.3):
             tags = frozenset({dx.operation, ANAESTHESIA.get(dx.operation, "")})
             chosen += [(i, 1) for i in fit("i", tags, gend, age, hosp_lv)]
@@ -304,19 +333,23 @@ class Biller:
             chosen += [(i, icu_days) for i in fit("i", frozenset({"icu"}), gend, age, hosp_lv) if i.daily]
             if rng.random() < 0.5:
                 chosen += [(i, 1) for i in fit("i", frozenset({"icu"}), gend, age, hosp_lv) if not i.daily]
-        seen: set[str] = set()
+        seen: set[str] = set()  # items, and drug groups: one drug of a group (同类药品重复使用 otherwise)
         lines = []
         for item, n in chosen:
-            if item.med_list_codg not in seen:
-                seen.add(item.med_list_codg)
-                lines.append(self.line(rng, item, n))
-        return lines
+            group = item.med_list_codg[1:6] if item.list_type == "101" else item.med_list_codg
+            if item.med_list_codg not in seen and group not in seen:
+                seen |= {item.med_list_codg, group}
+                if item.daily:
+                    lines += self.daily(rng, item, n, days)
+                else:
+                    lines.append(replace(self.line(rng, item), days_ago=rng.randint(0, days)))
+        return sorted(lines, key=lambda x: -x.days_ago)  # in the order of the days, as a HIS uploads them
 
     def pharmacy(self, rng: random.Random, gend: str, age: int) -> list[Line]:
         """One to three drugs over the counter (and now and then something the fund does not cover)."""
         dx = self.diagnosis(rng, False, gend, age)
-        drugs = self.fitting("p", dx.tags | {"general"}, gend, age, 0, ("101",))
-        chosen = self.pick(rng, [i for i in drugs if i.chrgitm_lv != "03"], rng.choice((1, 1, 2, 2, 3)))
+        drugs = self.fitting("p", dx.tags | {"general"}, gend, age, 0, ("101",), dx.code)
+        chosen = self.pick_drugs(rng, [i for i in drugs if i.chrgitm_lv != "03"], rng.choice((1, 1, 2, 2, 3)))
         if rng.random() < 0.15:
             chosen += self.pick(rng, [i for i in drugs if i.chrgitm_lv == "03"], 1)
         if not chosen:
@@ -498,7 +531,8 @@ class Caller:
 
 
 def now_text(delta: timedelta = timedelta()) -> str:
-    return f"{datetime.now() + delta:%Y-%m-%d %H:%M:%S}"
+    """A HIS's clock: local (Asia/Shanghai) time."""
+    return f"{datetime.now(LOCAL) + delta:%Y-%m-%d %H:%M:%S}"
 
 
 def money_text(amount: Decimal) -> str:
@@ -531,7 +565,7 @@ class Conversations:
     def planted(self, rng: random.Random, lines: list[Line], setting: str) -> tuple[list[Line], list[tuple[int, str]]]:
         if self.fraud is None:
             return lines, []
-        out, plants = self.fraud.plant(rng, [(x.code, x.cnt, x.pric) for x in lines], setting)
+        out, plants = self.fraud.plant(rng, [(x.code, x.cnt, x.pric, x.days_ago) for x in lines], setting)
         return [Line(*x) for x in out], plants
 
     def by_voucher(self, rng: random.Random, patient: Patient) -> bool:
@@ -579,7 +613,7 @@ class Conversations:
                 "det_item_fee_sumamt": money_text(line.amount),
                 "cnt": str(line.cnt),
                 "pric": money_text(line.pric),
-                "fee_ocur_time": now_text(),
+                "fee_ocur_time": now_text(-timedelta(days=line.days_ago)),
                 "bilg_dept_codg": doctor.dept_code,
                 "bilg_dept_name": dept,
                 "bilg_dr_codg": doctor.prac_code,
@@ -587,6 +621,12 @@ class Conversations:
             }
             for n, line in enumerate(lines)
         ]
+
+    def diagnosed(self, psn_no: str, dx: Diagnosis, doctor: Doctor, days_ago: int = 0) -> dict[str, str]:
+        """The main diagnosis as 2203/2401 carry it (diseinfo)."""
+        return {"psn_no": psn_no, "diag_type": "1", "maindiag_flag": "1", "diag_srt_no": "1", "diag_code": dx.code,
+                "diag_name": dx.name, "diag_dept": doctor.dept_code, "dise_dor_no": doctor.prac_code,
+                "dise_dor_name": doctor.prac_name, "diag_time": now_text(-timedelta(days=days_ago))}  # fmt: skip
 
     def outpatient(self, caller: Caller, rng: random.Random, patient: Patient, site: Site) -> None:
         voucher = self.by_voucher(rng, patient)
@@ -603,6 +643,10 @@ class Conversations:
             "dept_name": dept, "caty": doctor.dept_code,
         }}, insuplc)  # fmt: skip
         mdtrt_id = str(out["data"]["mdtrt_id"])
+        caller.call(site, "2203", {"mdtrtinfo": {
+            "mdtrt_id": mdtrt_id, "psn_no": psn_no, "med_type": "11", "begntime": now_text(),
+            "main_cond_dscr": "", "dise_codg": dx.code, "dise_name": dx.name,
+        }, "diseinfo": [self.diagnosed(psn_no, dx, doctor)]}, insuplc)  # fmt: skip
         lines, plants = self.planted(rng, self.biller.outpatient(rng, dx, gend, age, site.hosp_lv), "o")
         caller.call(site, "2204", {"feedetail": self.feedetail(lines, mdtrt_id, psn_no, doctor, dept, batch="1")},
                     insuplc)  # fmt: skip
@@ -632,9 +676,7 @@ class Conversations:
         dept = self.biller.departments.get(doctor.dept_code, "")
         days = self.biller.stay_days(rng, dx)
         ipt_no = f"ZY{rng.randrange(10**10):010d}"
-        diag = {"psn_no": psn_no, "diag_type": "1", "maindiag_flag": "1", "diag_srt_no": "1", "diag_code": dx.code,
-                "diag_name": dx.name, "diag_dept": doctor.dept_code, "dise_dor_no": doctor.prac_code,
-                "dise_dor_name": doctor.prac_name, "diag_time": now_text(-timedelta(days=days))}  # fmt: skip
+        diag = self.diagnosed(psn_no, dx, doctor, days)
         out = caller.call(site, "2401", {"mdtrtinfo": {
             "psn_no": psn_no, "insutype": insutype, "begntime": now_text(-timedelta(days=days)),
             "mdtrt_cert_type": "02", "mdtrt_cert_no": patient.certno, "med_type": "21", "ipt_no": ipt_no,
