@@ -424,6 +424,11 @@ def findings_page(
     return by_rule, by_institution, listed
 
 
+def rule_names(store: Store) -> dict[str, str]:
+    """Rule id → the rule's name in the library in force, for pages that list findings."""
+    return {r.id: r.name for r in store.rule_library().rules}
+
+
 # ---------------------------------------------------------------- sharing across regions (the hub)
 
 SHARE_OP = "audit_case"

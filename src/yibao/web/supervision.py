@@ -106,12 +106,14 @@ def add_supervision_routes(
             stage=stage, begin=begin, end=end, fixmedins_code=f.get("fixmedins_code", "").strip()[:30],
             rule_id=f.get("rule_id", "").strip()[:30],
         )  # fmt: skip
-        by_rule, by_institution, listed = write(lambda store: cases.findings_page(store, q, who, at, ip))
+        by_rule, by_institution, listed, names = write(
+            lambda store: (*cases.findings_page(store, q, who, at, ip), cases.rule_names(store))
+        )
         filters = {"stage": stage, "month": month, "region": region, "fixmedins_code": q.fixmedins_code,
                    "rule_id": q.rule_id}  # fmt: skip
         return show(
             request, "console/supervision.html", status=status, by_rule=by_rule, by_institution=by_institution,
-            findings=listed, f=filters, error=error,
+            findings=listed, f=filters, error=error, rule_names=names,
         )  # fmt: skip
 
     @router.get("/console/supervision")
