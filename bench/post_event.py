@@ -34,7 +34,9 @@ def child(data: Path, engine: str, memory_limit: str | None, threads: int | None
         spark = session()  # started before the clock: its startup is not the rules' time
     run = run_rules(data, library, engine=engine, out=out, memory_limit=memory_limit, threads=threads)
     if engine == "spark":
-        pid = spark.sparkContext._gateway.proc.pid
+        gateway = spark.sparkContext._gateway
+        assert gateway is not None  # a local session launched its JVM
+        pid = gateway.proc.pid
         status = Path(f"/proc/{pid}/status").read_text()
         jvm = next(int(x.split()[1]) for x in status.splitlines() if x.startswith("VmHWM:"))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss + jvm  # KiB on Linux

@@ -8,11 +8,14 @@ from pathlib import Path
 
 import duckdb
 
-from yibao.analytics.sql import DIALECTS, findings_query, staging, views
+from yibao.analytics.sql import CROSS_VISIT, DIALECTS, all_visits, cross_lines, findings_query, staging, views
 from yibao.analytics.tables import SOURCES, columns, files
 from yibao.domain.supervision.rules import Rule
 
 DIALECT = DIALECTS["duckdb"]
+RUN_MEMORY_LIMIT = "6GB"
+"""A rule run's default, not DuckDB's 80% of the machine: all visits and two months of lines fit in it, and
+DuckDB spills past it to the temporary folder."""
 _TYPES = {
     "string": "VARCHAR", "int32": "INTEGER", "int64": "BIGINT", "double": "DOUBLE", "bool": "BOOLEAN",
     "date32[day]": "DATE", "timestamp[us]": "TIMESTAMP",
@@ -56,14 +59,46 @@ def connect(
 
 
 def run(
-    data_dir: Path, rules: tuple[Rule, ...], out: Path | None, *, memory_limit: str | None, threads: int | None
+    data_dir: Path,
+    rules: tuple[Rule, ...],
+    out: Path | None,
+    *,
+    memory_limit: str | None,
+    threads: int | None,
+    months_a_chunk: int = 2,
 ) -> tuple[list[tuple[str, int, int]], list[tuple[object, ...]]]:
-    """Per rule (rule_id, findings, amount), and the findings themselves unless written to ``out``."""
-    con = connect(data_dir, memory_limit=memory_limit, threads=threads)
+    """Per rule (rule_id, findings, amount), and the findings themselves unless written to ``out``.
+
+    Visits and codes are staged once; the lines and diagnoses ``months_a_chunk`` months at a time, for the
+    rules that read only a visit's own (memory stays bounded by the chunk). The lines the cross-visit rules
+    read are kept from each chunk, and those rules run last over all visits."""
+    con = connect(data_dir, memory_limit=memory_limit or RUN_MEMORY_LIMIT, threads=threads)
+    local = tuple(r for r in rules if r.logic not in CROSS_VISIT)
+    cross = tuple(r for r in rules if r.logic in CROSS_VISIT)
+    months = _months(data_dir)
+    # One month's Parquet file of a small set is a single row group, read by one thread: two months at least.
+    chunks = [months[i : i + months_a_chunk] for i in range(0, len(months), months_a_chunk)] or [[]]
     try:
-        for _, statement in staging(DIALECT) + views(DIALECT):
-            con.execute(statement)
-        con.execute(DIALECT.stage.format(name="pe_findings", query=findings_query(rules, DIALECT)))
+        con.execute(all_visits(DIALECT))
+        staged = dict(staging(DIALECT))
+        for name in ("pe_codes", "pe_lists"):
+            con.execute(staged[name])
+        into = _Into(con)
+        for chunk in chunks:
+            for _, statement in staging(DIALECT, chunk):
+                con.execute(statement)
+            _views(con)
+            if local:
+                into("pe_findings", findings_query(local, DIALECT))
+            if cross:
+                into("pe_cross_lines", f"SELECT * FROM pe_lines WHERE {cross_lines(cross, DIALECT)}")
+        if cross:
+            con.execute("DROP TABLE pe_lines")
+            con.execute("ALTER TABLE pe_cross_lines RENAME TO pe_lines")
+            con.execute("DROP TABLE pe_visits")
+            con.execute("ALTER TABLE pe_all_visits RENAME TO pe_visits")
+            _views(con)
+            into("pe_findings", findings_query(cross, DIALECT))
         counts = con.execute(
             "SELECT rule_id, COUNT(*), CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM pe_findings GROUP BY rule_id"
         ).fetchall()
@@ -74,3 +109,27 @@ def run(
         return counts, con.execute("SELECT * FROM pe_findings").fetchall()
     finally:
         con.close()
+
+
+def _views(con: duckdb.DuckDBPyConnection) -> None:
+    for _, statement in views(DIALECT):  # bound to the pe_lines of the moment
+        con.execute(statement)
+
+
+class _Into:
+    """Appends a query's rows to a temp table, made by the first."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.con, self.made = con, set[str]()
+
+    def __call__(self, table: str, query: str) -> None:
+        if table in self.made:
+            self.con.execute(f"INSERT INTO {table} {query}")
+        else:
+            self.con.execute(DIALECT.stage.format(name=table, query=query))
+            self.made.add(table)
+
+
+def _months(data_dir: Path) -> list[str]:
+    """The month partitions of the visits."""
+    return sorted({p.parent.name.removeprefix("month=") for p in files(data_dir, "visits")})

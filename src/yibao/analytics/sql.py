@@ -1,12 +1,16 @@
 """The logics of docs/supervision.md as SQL, in the subset DuckDB and Spark SQL share.
 
-``staging(dialect)`` lists the statements that build two tables once — ``pe_visits`` (visits with day
-numbers) and ``pe_lines`` (each line, by visit and code number, with the few visit facts every rule
-reads), with the view ``pe_wide`` adding the line's catalogue facts — and
+``staging(dialect)`` lists the statements that build the tables once — ``pe_visits`` (visits with day
+numbers), ``pe_codes`` and ``pe_lines`` (each line, by visit and code number, with the few visit facts every
+rule reads), with the view ``pe_wide`` adding the line's catalogue facts — and
 ``findings_query(rules, dialect)`` is one UNION ALL of a SELECT per rule over them, each a scan of a
 staged table (and a window or semi-join for the logics that compare lines or visits). Every SELECT
 returns ``COLUMNS``. What differs between the engines is the ``Dialect``: day numbers, how a staged
 table is made, how a string literal is written.
+
+A runner may also go a few months at a time: ``staging(dialect, months)`` stages only those months'
+visits (from ``pe_all_visits``), lines and diagnoses, which is all the logics outside ``CROSS_VISIT``
+read; those then run over every visit with the lines ``cross_lines`` keeps.
 
 Quantities compare in ten-thousandths (cnt has four decimals), prices in millionths of a yuan, so no
 floating sum decides a finding.
@@ -68,17 +72,23 @@ DIALECTS = {
 
 
 STAGED = ("pe_visits", "pe_codes", "pe_lists", "pe_lines", "pe_dx")
+MONTHLY = ("pe_visits", "pe_lines", "pe_dx")
+"""What ``staging`` makes with ``months``: pe_codes and pe_lists are the same for every month."""
 
 
-def staging(d: Dialect) -> list[tuple[str, str]]:
-    """(name, statement) of each staged table, in order."""
+def staging(d: Dialect, months: Sequence[str] | None = None) -> list[tuple[str, str]]:
+    """(name, statement) of each staged table, in order. With ``months``, only those of the month partitions
+    (a visit's lines and diagnoses share its partition): ``pe_visits`` taken from ``pe_all_visits`` (see
+    ``all_visits``, so that a visit keeps its number from one month to the next), ``pe_lines``, ``pe_dx``."""
+    # Joining a month's lines to that month's visits only keeps the hash table of mdtrt_id text small.
+    among = f"month IN ({', '.join(d.quote(m) for m in months)})" if months else "FALSE"
+
+    def of_months(table: str) -> str:
+        return table if months is None else f"(SELECT * FROM {table} WHERE {among})"
+
     # Visits and codes get numbers (vid, cid) so that the tens of millions of staged lines carry integers,
     # not text; a finding takes the text back from pe_visits and pe_codes. cid follows the codes' order.
-    visits = f"""
-SELECT {d.row_id} AS vid, setl_id, mdtrt_id, psn_no, gend, age, insutype, fixmedins_code, hosp_lv, atddr_no,
-       med_type, kind, cross_region, {d.day.format("begn_date")} AS begn_day, {d.day.format("end_date")} AS end_day,
-       COALESCE(main_dx, '') AS main_dx, substr(COALESCE(main_dx, ''), 1, 3) AS dx3, medfee_sumamt
-FROM visits"""
+    visits = _visits(d, "")
     codes = """
 SELECT ROW_NUMBER() OVER (ORDER BY c.med_list_codg) AS cid, c.med_list_codg,
        i.med_list_codg IS NOT NULL AS known, i.list_type, i.sex, i.age_min, i.age_max, i.min_hosp_lv, i.max_days,
@@ -99,15 +109,31 @@ LEFT JOIN (SELECT med_list_codg,
 SELECT v.vid, c.cid, l.feedetl_sn, {d.day.format("l.fee_date")} AS fee_day,
        CAST(ROUND(l.cnt * 10000) AS BIGINT) AS cnt_q, CAST(ROUND(l.pric * 1000000) AS BIGINT) AS pric_m,
        l.cnt, l.pric, l.amount, COALESCE(l.days, 0) AS days, v.kind, v.cross_region, v.begn_day, v.end_day
-FROM lines l
-JOIN pe_visits v ON v.mdtrt_id = l.mdtrt_id
+FROM {of_months("lines")} l
+JOIN {of_months("pe_visits")} v ON v.mdtrt_id = l.mdtrt_id
 JOIN pe_codes c ON c.med_list_codg = l.med_list_codg"""
     # Every diagnosis of a visit, the main one on the visit included, for the indication logic.
-    dx = """
-SELECT v.vid, d.diag_code FROM diagnoses d JOIN pe_visits v ON v.mdtrt_id = d.mdtrt_id
-UNION ALL SELECT vid, main_dx AS diag_code FROM pe_visits WHERE main_dx <> ''"""
+    dx = f"""
+SELECT v.vid, d.diag_code FROM {of_months("diagnoses")} d JOIN {of_months("pe_visits")} v ON v.mdtrt_id = d.mdtrt_id
+UNION ALL SELECT vid, main_dx AS diag_code FROM {of_months("pe_visits")} v WHERE main_dx <> ''"""
     queries = {"pe_visits": visits, "pe_codes": codes, "pe_lists": lists, "pe_lines": lines, "pe_dx": dx}
-    return [(name, d.stage.format(name=name, query=queries[name])) for name in STAGED]
+    if months is not None:
+        queries["pe_visits"] = f"SELECT * FROM pe_all_visits WHERE {among}"
+    names = STAGED if months is None else MONTHLY
+    return [(name, d.stage.format(name=name, query=queries[name])) for name in names]
+
+
+def all_visits(d: Dialect) -> str:
+    """The statement staging ``pe_all_visits``: every visit, as ``pe_visits`` has them without ``months``."""
+    return d.stage.format(name="pe_all_visits", query=_visits(d, ", month"))
+
+
+def _visits(d: Dialect, more: str) -> str:
+    return f"""
+SELECT {d.row_id} AS vid, setl_id, mdtrt_id, psn_no, gend, age, insutype, fixmedins_code, hosp_lv, atddr_no,
+       med_type, kind, cross_region, {d.day.format("begn_date")} AS begn_day, {d.day.format("end_date")} AS end_day,
+       COALESCE(main_dx, '') AS main_dx, substr(COALESCE(main_dx, ''), 1, 3) AS dx3, medfee_sumamt{more}
+FROM visits"""
 
 
 def views(d: Dialect) -> list[tuple[str, str]]:
@@ -474,3 +500,19 @@ def findings_query(rules: Sequence[Rule], d: Dialect) -> str:
     if not rules:
         raise ValueError("no rules to run")
     return "\nUNION ALL\n".join(rule_select(rule, d) for rule in rules)
+
+
+CROSS_VISIT = frozenset(
+    {"readmission", "outpatient_during_stay", "same_day_repeat", "practitioner_load", "early_refill"}
+)
+"""Logics that compare a visit with the person's, the institution's or the practitioner's other visits; the
+others read only the visit itself and its own lines and diagnoses, so they can run a month at a time."""
+
+
+def cross_lines(rules: Sequence[Rule], d: Dialect) -> str:
+    """A filter on ``pe_lines``: the lines the cross-visit ``rules`` read (early_refill: supplies and the
+    rule's items on outpatient visits)."""
+    refills = [_Render(rule, d).items("") for rule in rules if rule.logic == "early_refill"]
+    if not refills:
+        return "FALSE"
+    return f"kind = 'outpatient' AND (days > 0 OR cid IN (SELECT cid FROM pe_codes WHERE {' OR '.join(refills)}))"
