@@ -23,6 +23,7 @@ from sqlalchemy import Engine, Row, Select, and_, exists, func, select
 
 from yibao.analytics.layout import DIAGNOSES, LINES, VISITS, PartitionedWriter, write_items
 from yibao.app.records import local_date, local_time
+from yibao.app.supervision import days_of_supply
 from yibao.domain.catalog import CatalogItem
 from yibao.domain.claim import age_on
 from yibao.files import catalog_item_from_data
@@ -46,12 +47,6 @@ def _kept() -> Select[Any]:
 
 def _month(utc: datetime) -> str:
     return f"{local_time(utc):%Y-%m}"
-
-
-def _days(body: str) -> int:
-    """用药天数 (2204 prd_days), kept in the line's body with the other fields settlement does not read."""
-    value = json.loads(body or "{}").get("prd_days")
-    return int(Decimal(str(value))) if value not in (None, "") else 0
 
 
 def export_claims(engine_or_url: Engine | str, out_dir: Path, *, batch: int = 50_000) -> ExportCounts:
@@ -191,7 +186,7 @@ def _lines_table(rows: Sequence[Row[Any]]) -> pa.Table:
                 "cnt": float(Decimal(r.cnt)),
                 "pric": float(Decimal(r.pric)),
                 "amount": r.det_item_fee_sumamt,
-                "days": _days(r.body),
+                "days": days_of_supply(r.body),
                 "admdvs": r.admdvs,
                 "month": _month(r.last_time),
             }

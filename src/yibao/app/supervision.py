@@ -285,11 +285,11 @@ def past_encounter(p: PastVisit, gend: str, brdy: date) -> Encounter:
 
 def _line(x: FeeLineRecord) -> Line:
     return Line(x.feedetl_sn, x.med_list_codg, local_date(x.fee_ocur_time), x.cnt, x.pric, x.det_item_fee_sumamt,
-                _days(x.body))  # fmt: skip
+                days_of_supply(x.body))  # fmt: skip
 
 
-def _days(body: str) -> int:
-    """用药天数 (2204 prd_days), kept in the line's body."""
+def days_of_supply(body: str) -> int:
+    """用药天数 (2204 prd_days), kept in a stored line's body; 0 when not given or unreadable."""
     if "prd_days" not in body:
         return 0
     value = json.loads(body).get("prd_days")
