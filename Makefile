@@ -53,7 +53,7 @@ browser:
 
 ## The whole suite: lint, types, the layering contract and every test.
 test: lint browser
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n auto --dist loadfile
 
 clean:
 	rm -rf $(VENV) $(WEB) .pytest_cache .mypy_cache .ruff_cache .hypothesis

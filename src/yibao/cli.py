@@ -10,6 +10,8 @@ import typer
 
 from yibao.accounts_cli import user_app
 from yibao.analytics.cli import supervise_app
+from yibao.analytics.policy_cli import policy_app
+from yibao.contributions_cli import contributions_app
 from yibao.data_key_cli import data_key_app
 from yibao.domain.catalog import EMPTY_CATALOG
 from yibao.domain.errors import DomainError
@@ -20,6 +22,7 @@ from yibao.domain.settlement import calculate
 from yibao.files import FileError, dumps, load_catalog, load_claim, load_policy
 from yibao.gateway_cli import gateway_app
 from yibao.hub.cli import hub_app
+from yibao.services_cli import services_app
 from yibao.sim.cli import sim_app
 from yibao.store import loading, migrate
 from yibao.store.database import Database
@@ -256,3 +259,6 @@ app.add_typer(data_key_app, name="data-key")
 app.add_typer(voucher_app, name="voucher")
 app.add_typer(hub_app, name="hub")
 app.add_typer(supervise_app, name="supervise")
+app.add_typer(services_app, name="services")
+app.add_typer(contributions_app, name="contributions")
+app.add_typer(policy_app, name="policy")

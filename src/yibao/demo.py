@@ -68,6 +68,7 @@ def run(
     console.print(f"[bold]模拟城市[/bold] {persons:,} 参保人、{institutions} 家定点医药机构，"
                   f"{time.monotonic() - started:.1f} 秒建成 ({db_path})")  # fmt: skip
     del city
+    contribution_history(console, url, seed)
     password, portal = demo_accounts(url)
 
     # the hospitals sign every request for the gateway (SM3-HMAC), each with its own secret from this key
@@ -159,6 +160,24 @@ class PostEventPasses:
         rules = "、".join(f"{c.rule_id} {c.findings}" for c in top)
         self.console.print(f"事后监管 {p.run_id}: {p.visits:,} 次就诊，{p.run.total:,} 条疑点（新增 {p.stored:,}），"
                            f"{p.run.seconds:.1f} 秒 — {rules}", highlight=False)  # fmt: skip
+
+
+def contribution_history(console: Console, url: str, seed: int) -> None:
+    """Last month's contributions (yibao.sim.contributions: declarations, payments, retirees' credits), so that
+    /console/funds and the portal's monthly credits have figures from the start (docs/contributions.md)."""
+    from yibao.app.records import local_date
+    from yibao.domain.contribution import add_months, month_of
+    from yibao.sim.contributions import generate
+
+    month = add_months(month_of(local_date(datetime.now(UTC).replace(tzinfo=None))), -1)
+    db = Database(make_engine(url))
+    try:
+        with console.status(f"征缴 {month} …"):
+            report = generate(db, "440100", month, month, seed=seed)
+    finally:
+        db.dispose()
+    console.print(f"[bold]征缴[/bold] {month}：{report.employers:,} 家单位、{report.lines:,} 人次申报，"
+                  f"{report.seconds:.1f} 秒 (更多月份: yibao contributions generate)")  # fmt: skip
 
 
 def demo_accounts(url: str) -> tuple[str, tuple[str, str, str] | None]:

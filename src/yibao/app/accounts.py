@@ -69,6 +69,13 @@ class Permission(StrEnum):
     """Findings of the rule engine and the joint audit cases, with their evidence (psn_no, visits, lines)."""
     SUPERVISION_AUDIT = "supervision.audit"
     """Open joint audit cases, record on-site results, confirm, recover (a ledger posting) or close them."""
+    SERVICES_BOARD = "services.board"
+    """The service board, the service list and the regions' diff (figures and items, no personal data)."""
+    SERVICES_HANDLE = "services.handle"
+    """Service applications: the inbox, an application's page, applying at the counter, passing, returning
+    or refusing a task (yibao.app.services)."""
+    SERVICES_CATALOGUE = "services.catalogue"
+    """Adopt the service list for a region."""
     SIGNED_IN = "signed-in"
     """Any console account: the header, signing out."""
 
@@ -84,6 +91,8 @@ GRANTS: dict[Role, frozenset[Permission]] = {
             Permission.SETTLEMENTS,
             Permission.VOUCHERS,
             Permission.FILINGS,
+            Permission.SERVICES_BOARD,
+            Permission.SERVICES_HANDLE,
         }
     ),
     Role.AUDITOR: frozenset(
@@ -97,10 +106,21 @@ GRANTS: dict[Role, frozenset[Permission]] = {
             Permission.AUDIT,
             Permission.SUPERVISION_READ,
             Permission.SUPERVISION_AUDIT,
+            Permission.SERVICES_BOARD,
         }
     ),
-    Role.ANALYST: frozenset({Permission.SIGNED_IN, Permission.FIGURES, Permission.INSTITUTIONS, Permission.LEDGER}),
-    Role.READONLY: frozenset({Permission.SIGNED_IN, Permission.FIGURES, Permission.INSTITUTIONS}),
+    Role.ANALYST: frozenset(
+        {
+            Permission.SIGNED_IN,
+            Permission.FIGURES,
+            Permission.INSTITUTIONS,
+            Permission.LEDGER,
+            Permission.SERVICES_BOARD,
+        }
+    ),
+    Role.READONLY: frozenset(
+        {Permission.SIGNED_IN, Permission.FIGURES, Permission.INSTITUTIONS, Permission.SERVICES_BOARD}
+    ),
 }
 
 WHOLE_NODE = frozenset({Permission.LEDGER, Permission.AUDIT})

@@ -13,7 +13,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from yibao.app import audit_cases, clearing, filings, registry
+from yibao.app import audit_cases, clearing, filings, registry, transfers
 from yibao.app.access import active_insurance
 from yibao.app.commands import PersonQuery, Reverse
 from yibao.app.cross_region import READ_OPS, plain
@@ -30,7 +30,10 @@ from yibao.domain.policy import select_policy
 from yibao.domain.settlement import calculate
 
 READS = READ_OPS | clearing.READS
-WRITES = frozenset({"settle", "reverse", "filing", audit_cases.SHARE_OP}) | clearing.WRITES
+WRITES = (
+    frozenset({"settle", "reverse", "filing", audit_cases.SHARE_OP, transfers.OUT_OP, transfers.IN_OP})
+    | clearing.WRITES
+)
 
 
 def answer(store: Store, ctx: Context, op: str, payload: dict[str, Any]) -> dict[str, Any]:
@@ -48,6 +51,10 @@ def answer(store: Store, ctx: Context, op: str, payload: dict[str, Any]) -> dict
         return filings.file_referral(store, ctx, cmd)[0]
     if op == audit_cases.SHARE_OP:  # a joint audit case about this node's insured, shared by the treating node
         return audit_cases.receive(store, payload)
+    if op == transfers.OUT_OP:  # 转移接续: the person's new region asks this one (where they leave) for the transfer
+        return transfers.transfer_out(store, payload, ctx.now, ctx.federation)
+    if op == transfers.IN_OP:  # 转移接续: the region the person leaves hands this one (where they arrive) its side
+        return transfers.transfer_in_here(store, payload, ctx.now, ctx.federation)
     if op == clearing.DETAIL:
         return clearing.detail(store, payload)
     if op == clearing.CONFIRM:

@@ -17,7 +17,9 @@ from yibao.app.audit import AuditStore
 from yibao.app.audit_cases import AuditCaseStore
 from yibao.app.clearing import ClearingStore
 from yibao.app.commands import ClearingApply, TotalStatement
+from yibao.app.contributions import ContributionStore
 from yibao.app.filings import FilingStore
+from yibao.app.manual_claims import ManualClaimStore
 from yibao.app.online_orders import OnlineOrderStore
 from yibao.app.records import (
     FeeLineRecord,
@@ -33,6 +35,8 @@ from yibao.app.records import (
     StoredFinding,
     VisitRecord,
 )
+from yibao.app.services import ServiceStore
+from yibao.app.transfers import TransferStore
 from yibao.app.voucher import VoucherStore
 from yibao.domain.catalog import Catalog
 from yibao.domain.classification import LineResult
@@ -132,6 +136,10 @@ class Store(
     ClearingStore,
     SupervisionStore,
     AuditCaseStore,
+    ManualClaimStore,
+    TransferStore,
+    ServiceStore,
+    ContributionStore,
     Protocol,
 ):
     """Also the console's accounts, sessions and audit log (``yibao.app.accounts``, ``yibao.app.audit``),

@@ -21,6 +21,15 @@ Account codes say what an account is:
                                     credited when this node pays the hub
     advance:hub                     the advance (预付金) this node's regions paid the hub: credited as
                                     clearing runs draw on it instead of a payment
+    bank:<psn_no>                   paid to the person's bank account: what manual reimbursements
+                                    (零星报销, code ``manual_claim``) paid out to the person
+    transfer:<admdvs>               what this node's regions owe another region (credit balance) or are
+                                    owed by it (debit) for personal accounts moved there or from there
+                                    (转移接续, code ``transfer``), until the funds are remitted
+    receivable:<emp_no>             what an employer owes of its declared contributions (应收, code ``contribution``)
+    assessed:<admdvs>:<insutype>    contributions declared and not yet received: the receivables' other side
+    cash:contributions              the collection account (收入户): money received from contributors
+    subsidy:<admdvs>                the government's subsidy to the residents' scheme (财政补助)
 
 A cross-region settlement is posted on both nodes. Where the person was treated, the insured region
 pays the institution: ``clearing:<insured region>`` → ``payable:<institution>``. Where the person is
@@ -48,11 +57,15 @@ class Code:
     OPENING = "opening"
     CLEARING = "clearing"
     RECOVERY = "recovery"
+    MANUAL_CLAIM = "manual_claim"
+    TRANSFER = "transfer"
+    CONTRIBUTION = "contribution"
 
 
 HUB_CLEARING = "clearing:hub"
 CLEARING_CASH = "cash:clearing"
 HUB_ADVANCE = "advance:hub"
+CONTRIBUTION_CASH = "cash:contributions"
 
 
 def fund_account(admdvs: str, fund_pay_type: str) -> str:
@@ -73,6 +86,26 @@ def clearing_account(admdvs: str) -> str:
 
 def opening_account(kind: str) -> str:
     return f"opening:{kind}"
+
+
+def bank_account(psn_no: str) -> str:
+    return f"bank:{psn_no}"
+
+
+def transfer_account(admdvs: str) -> str:
+    return f"transfer:{admdvs}"
+
+
+def receivable_account(emp_no: str) -> str:
+    return f"receivable:{emp_no}"
+
+
+def assessed_account(admdvs: str, insutype: str) -> str:
+    return f"assessed:{admdvs}:{insutype}"
+
+
+def subsidy_account(admdvs: str) -> str:
+    return f"subsidy:{admdvs}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,6 +221,11 @@ class LedgerFacts:
     """Net debits − credits of each institution's payable over recovery transfers."""
     expected_recovery: dict[str, Fen] = field(default_factory=dict)
     """The same, as the recovered audit cases say: a payable +the amounts recovered from it."""
+    recorded_net: dict[tuple[str, str], Fen] = field(default_factory=dict)
+    """(code, account) → net debits − credits over the transfers of codes whose own records say what
+    they posted (``manual_claim``, ``transfer``)."""
+    expected_recorded: dict[tuple[str, str], Fen] = field(default_factory=dict)
+    """The same, as those records say (manual claims, insurance transfers)."""
 
 
 def check_ledger(facts: LedgerFacts) -> list[str]:
@@ -209,4 +247,10 @@ def check_ledger(facts: LedgerFacts) -> list[str]:
         posted, expected = facts.recovery_net.get(code, 0), facts.expected_recovery.get(code, 0)
         if posted != expected:
             problems.append(f"{code}: 追回记账净额 {posted} ≠ 联审案件追回金额 {expected}")
+    labels = {Code.MANUAL_CLAIM: "零星报销", Code.TRANSFER: "转移接续", Code.CONTRIBUTION: "征缴"}
+    for key in sorted(set(facts.recorded_net) | set(facts.expected_recorded)):
+        posted, expected = facts.recorded_net.get(key, 0), facts.expected_recorded.get(key, 0)
+        if posted != expected:
+            label = labels.get(key[0], key[0])
+            problems.append(f"{key[1]}: {label}记账净额 {posted} ≠ {label}记录 {expected}")
     return problems

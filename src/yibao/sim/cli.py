@@ -198,3 +198,18 @@ def evaluate_(
     for r in result.institutions:
         insts.add_row(r.name, f"{r.at_k.precision:.3f}", f"{r.at_k.recall:.3f}", f"{r.auc:.3f}")
     console.print(insts)
+
+
+@sim_app.command("replay-claims")
+def replay_claims(
+    out: Annotated[Path, typer.Option(help="Parquet file to write.")],
+    persons: Annotated[int, typer.Option(min=1, help="Insured persons (about 8 claims each).")] = 100_000,
+    year: int = 2024,
+    seed: Annotated[int, typer.Option(help="The same seed writes the same file.")] = 1,
+) -> None:
+    """A year of claims at claim level (classified amounts, sorted by person), for `yibao policy simulate`."""
+    from yibao.sim.replay_claims import generate
+
+    with Console(stderr=True).status(f"writing the claims of {persons:,} persons …"):
+        written = generate(out, persons, year=year, seed=seed)
+    typer.echo(f"{written.claims:,} claims of {written.persons:,} persons in {written.seconds:.1f} s: {out}")

@@ -53,11 +53,17 @@ from yibao.store import tables as t
 from yibao.store.accounts import SqlAccounts
 from yibao.store.audit_cases import SqlAuditCases
 from yibao.store.clearing import SqlClearing
+from yibao.store.contributions import SqlContributions
 from yibao.store.federation import SqlFederation
 from yibao.store.filings import SqlFilings
+from yibao.store.manual_claims import SqlManualClaims
+from yibao.store.manual_claims import ledger_facts as manual_claim_facts
 from yibao.store.online import SqlOnlineOrders
 from yibao.store.personal import READ_COLUMNS, PersonalData, personal_for
+from yibao.store.services import SqlServices
 from yibao.store.supervision import SqlSupervision
+from yibao.store.transfers import SqlTransfers
+from yibao.store.transfers import ledger_facts as transfer_facts
 from yibao.store.voucher import SqlVouchers
 
 AMOUNTS = [c.name for c in t.settlement.columns if c.type.__class__.__name__ == "BigInteger"]
@@ -107,7 +113,18 @@ class ConfigCache:
 
 
 class SqlStore(  # see store.*
-    SqlAccounts, SqlVouchers, SqlFederation, SqlOnlineOrders, SqlFilings, SqlClearing, SqlSupervision, SqlAuditCases
+    SqlAccounts,
+    SqlVouchers,
+    SqlFederation,
+    SqlOnlineOrders,
+    SqlFilings,
+    SqlClearing,
+    SqlSupervision,
+    SqlAuditCases,
+    SqlManualClaims,
+    SqlTransfers,
+    SqlServices,
+    SqlContributions,
 ):
     def __init__(self, conn: Connection, cache: ConfigCache) -> None:
         self.conn = conn
@@ -782,6 +799,8 @@ class SqlStore(  # see store.*
                 .group_by(c.fixmedins_code)
             )
         }
+        recorded = [manual_claim_facts(self.conn), transfer_facts(self.conn)]  # 零星报销, 转移接续
+        recorded.append(self.contribution_facts())  # 征缴 (store/contributions.py)
         return LedgerFacts(
             accounts,
             totals,
@@ -790,6 +809,8 @@ class SqlStore(  # see store.*
             bad,
             {k: v for k, v in recovery_net.items() if v},
             {k: v for k, v in expected_recovery.items() if v},
+            {k: v for posted, _ in recorded for k, v in posted.items() if v},
+            {k: v for _, wanted in recorded for k, v in wanted.items() if v},
         )
 
     # ---------------------------------------------------------------- files

@@ -406,7 +406,7 @@ counter_delta = Table(
     Column("period", String(7), nullable=False),  # "2024" or "2024-06"
     Column("key", String(60), nullable=False),
     money("delta"),
-    Column("setl_id", String(30), ForeignKey("settlement.setl_id"), nullable=False),
+    Column("setl_id", String(30), nullable=False),  # a settlement's, or a manual claim's (0015)
     Index("ix_counter_psn", "psn_no", "insutype", "period"),
 )
 
@@ -740,4 +740,222 @@ audit_case_event = Table(  # append only: who moved the case, when, with what am
     Column("at", DateTime, nullable=False),
     Column("note", Text, nullable=False, server_default=""),
     money("amount"),
+)
+
+# ---------------------------------------------------------------- 零星报销 and 转移接续 (docs/services.md)
+
+SETL_AMOUNTS = (
+    "medfee_sumamt", "fulamt_ownpay_amt", "overlmt_selfpay", "preselfpay_amt", "inscp_scp_amt", "act_pay_dedc",
+    "hifp_pay", "pool_prop_selfpay", "cvlserv_pay", "hifes_pay", "hifmi_pay", "hifob_pay", "maf_pay", "oth_pay",
+    "fund_pay_sumamt", "psn_part_amt", "acct_pay", "psn_cash_pay", "hosp_part_amt", "balc", "acct_mulaid_pay",
+)  # fmt: skip
+"""A settlement's setlinfo amounts, which a manual claim keeps too."""
+
+manual_claim = Table(  # 零星报销: a bill paid in full, settled by the calculator, paid to the person (insert only)
+    "manual_claim",
+    metadata,
+    Column("claim_id", String(30), primary_key=True),
+    Column("request_id", String(64), nullable=False, unique=True),  # the caller's id: a repeat gets this claim
+    Column("request_hash", String(64), nullable=False),
+    Column("revs_claim_id", String(30), nullable=True, unique=True),  # set on a reversal: the claim it reverses
+    Column("psn_no", String(30), nullable=False, index=True),
+    Column("insutype", String(6), nullable=False),
+    Column("med_type", String(6), nullable=False),
+    Column("kind", String(10), nullable=False),  # outpatient, inpatient
+    Column("insuplc_admdvs", String(6), nullable=False),
+    Column("mdtrtarea_admvs", String(6), nullable=False, server_default=""),  # "" abroad or unknown
+    Column("fixmedins_code", String(30), nullable=False, server_default=""),
+    Column("fixmedins_name", String(200), nullable=False, server_default=""),
+    Column("hosp_lv", Integer, nullable=False, server_default="0"),
+    Column("begndate", Date, nullable=False),
+    Column("enddate", Date, nullable=False),
+    Column("reason", String(200), nullable=False, server_default=""),
+    Column("flags", String(200), nullable=False, server_default=""),
+    Column("catalog", String(60), nullable=False, server_default=""),  # the catalogue used: admdvs and version
+    Column("policy_name", String(200), nullable=False),
+    *(money(name) for name in SETL_AMOUNTS),
+    Column("lines", Text, nullable=False, server_default="[]"),  # the bill's lines and their classification (JSON)
+    Column("setl_proc_info", Text, nullable=False, server_default=""),
+    Column("created_by", String(50), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+)
+
+manual_claim_fund = Table(  # what each fund paid of a manual claim (as setl_detail for a settlement)
+    "manual_claim_fund",
+    metadata,
+    Column("claim_id", String(30), ForeignKey("manual_claim.claim_id"), primary_key=True),
+    Column("fund_pay_type", String(10), primary_key=True),
+    money("inscp_scp_amt"),
+    Column("crt_payb_lmt_amt", BigInteger, nullable=True),
+    money("fund_payamt"),
+    Column("setl_proc_info", Text, nullable=False, server_default=""),
+)
+
+insurance_transfer = Table(  # 转移接续: one side of a transfer (out where the person left, in where they arrived)
+    "insurance_transfer",
+    metadata,
+    Column("transfer_id", String(64), primary_key=True),
+    Column("role", String(3), primary_key=True),  # out, in
+    Column("psn_no", String(30), nullable=False, index=True),
+    Column("insutype", String(6), nullable=False),
+    Column("from_admdvs", String(6), nullable=False),
+    Column("to_admdvs", String(6), nullable=False),
+    Column("transfer_date", Date, nullable=False),
+    Column("first_month", Date, nullable=False),  # the months carried: first and last month paid where left
+    Column("last_month", Date, nullable=False),
+    Column("months", Integer, nullable=False),  # carried
+    Column("months_before", Integer, nullable=False, server_default="0"),  # in: the new region's own before
+    Column("overlap", Integer, nullable=False, server_default="0"),  # in: paid in both, counted once
+    Column("months_after", Integer, nullable=False, server_default="0"),  # in: the new region's count after
+    Column("gap", Integer, nullable=False, server_default="0"),  # months unpaid between the two regions
+    money("amount"),  # the personal account's balance moved
+    Column("paid_months", Text, nullable=False, server_default="[]"),  # months recorded month by month, carried
+    Column("note", Text, nullable=False, server_default=""),
+    Column("created_by", String(50), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+)
+
+# ---------------------------------------------------------------- contributions and the funds (docs/contributions.md)
+
+employer = Table(  # 参保单位: declares and pays its employees' contributions
+    "employer",
+    metadata,
+    Column("emp_no", String(30), primary_key=True),
+    Column("emp_name", String(200), nullable=False),
+    Column("admdvs", String(6), nullable=False, index=True),
+    Column("created_at", DateTime, nullable=False),
+)
+
+contribution_bill = Table(  # an employer's month of one insurance type: assessed, deferred, paid
+    "contribution_bill",
+    metadata,
+    Column("emp_no", String(30), ForeignKey("employer.emp_no"), primary_key=True),
+    Column("month", String(7), primary_key=True),  # "2020-03"
+    Column("insutype", String(6), primary_key=True),
+    Column("admdvs", String(6), nullable=False),
+    Column("headcount", Integer, nullable=False),
+    money("base_total"),
+    Column("employer_rate", String(12), nullable=False),  # the rates applied, exact decimals as text
+    Column("employee_rate", String(12), nullable=False),
+    Column("reductions", String(200), nullable=False, server_default=""),  # the reductions' ids, comma-separated
+    Column("reserve_months", String(12), nullable=True),  # what the rates were decided on ("" none)
+    money("employer_amt"),
+    money("employee_amt"),
+    money("to_account"),
+    money("to_pool"),
+    Column("due_date", Date, nullable=False),
+    Column("deferred_until", Date, nullable=True),  # 缓缴: no late fee and benefits kept until then
+    Column("paid_on", Date, nullable=True),
+    money("late_fee"),
+    Column("months_counted", Boolean, nullable=False, server_default="0"),  # the employees' months counted
+    Column("declared_at", DateTime, nullable=False),
+    Index("ix_contribution_bill_month", "month", "admdvs"),
+)
+
+contribution_line = Table(  # 申报: one employee's month in a bill (the base clamped, the shares)
+    "contribution_line",
+    metadata,
+    Column("emp_no", String(30), primary_key=True),
+    Column("month", String(7), primary_key=True),
+    Column("insutype", String(6), primary_key=True),
+    Column("psn_no", String(30), primary_key=True, index=True),
+    money("wage"),
+    money("base"),
+    money("employer_amt"),
+    money("employee_amt"),
+    money("to_account"),
+    money("to_pool"),
+)
+
+account_credit = Table(  # each credit of a personal account from contributions: what the portal shows
+    "account_credit",
+    metadata,
+    Column("psn_no", String(30), primary_key=True),
+    Column("month", String(7), primary_key=True),
+    Column("source", String(30), primary_key=True),  # the employer's emp_no, or "retiree" (定额划入)
+    Column("admdvs", String(6), nullable=False),
+    money("amount"),
+    Column("posting_id", String(60), nullable=False),
+    Column("credited_at", DateTime, nullable=False),
+)
+
+resident_contribution = Table(  # a resident's year: the flat contribution and the government's subsidy
+    "resident_contribution",
+    metadata,
+    Column("psn_no", String(30), primary_key=True),
+    Column("year", Integer, primary_key=True),
+    Column("admdvs", String(6), nullable=False, index=True),
+    money("individual_amt"),
+    money("subsidy_amt"),
+    Column("paid_on", Date, nullable=False),
+    Column("posting_id", String(60), nullable=False),
+)
+
+arrears_suspension = Table(  # benefits the arrears rule suspended, restored when the employer pays
+    "arrears_suspension",
+    metadata,
+    Column("psn_no", String(30), primary_key=True),
+    Column("insutype", String(6), primary_key=True),
+    Column("since", Date, primary_key=True),
+    Column("emp_no", String(30), nullable=False, index=True),
+    Column("restored_on", Date, nullable=True),
+)
+
+# ---------------------------------------------------------------- service items and applications (docs/services.md)
+
+service_list = Table(  # a region's adopted list: the unified items offered there and its local ones
+    "service_list",
+    metadata,
+    Column("admdvs", String(6), primary_key=True),
+    Column("code", String(30), primary_key=True),
+    Column("local", Boolean, nullable=False, server_default="0"),
+    Column("version", String(20), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("item", Text, nullable=False),  # the item as JSON (yibao.files.services.item_to_json)
+    Column("adopted_at", DateTime, nullable=False),
+    Column("adopted_by", String(50), nullable=False),
+)
+
+service_application = Table(  # an application for a service item, with a copy of the item as submitted
+    "service_application",
+    metadata,
+    Column("application_id", String(40), primary_key=True),
+    Column("item_code", String(30), nullable=False),
+    Column("item_name", String(200), nullable=False),
+    Column("item_version", String(20), nullable=False),
+    Column("item", Text, nullable=False),
+    Column("time_limit", Integer, nullable=False),
+    Column("psn_no", String(30), nullable=False, index=True),  # "" an institution's application
+    Column("admdvs", String(6), nullable=False, index=True),  # the handling region
+    Column("channel", String(10), nullable=False),  # online, counter
+    Column("status", String(12), nullable=False, index=True),
+    Column("step", String(10), nullable=False),
+    Column("form", Text, nullable=False, server_default="{}"),
+    Column("materials", Text, nullable=False, server_default="[]"),
+    Column("due_date", Date, nullable=False),
+    Column("trips", Integer, nullable=False, server_default="0"),
+    Column("submitted_at", DateTime, nullable=False),
+    Column("accepted_at", DateTime, nullable=False),  # the latest (re)submission: the clock's start
+    Column("updated_at", DateTime, nullable=False),
+    Column("finished_at", DateTime, nullable=True),
+    Column("created_by", String(50), nullable=False),
+    Column("updated_by", String(50), nullable=False),
+    Column("result", Text, nullable=False, server_default="{}"),
+    Column("note", Text, nullable=False, server_default=""),
+)
+
+service_task = Table(  # a step's task for one party; closed submit and done tasks are the history
+    "service_task",
+    metadata,
+    Column("application_id", String(40), ForeignKey("service_application.application_id"), primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("step", String(10), nullable=False),
+    Column("party", String(10), nullable=False, server_default="", index=True),  # "" the handling office
+    Column("opened_at", DateTime, nullable=False),
+    Column("due_date", Date, nullable=False),
+    Column("closed_at", DateTime, nullable=True),
+    Column("outcome", String(10), nullable=False, server_default=""),
+    Column("actor", String(50), nullable=False, server_default=""),
+    Column("channel", String(10), nullable=False, server_default=""),
+    Column("note", Text, nullable=False, server_default=""),
 )

@@ -55,8 +55,11 @@ from yibao.passwords import Argon2Hasher
 from yibao.sms import SmsOutbox
 from yibao.voucher.qr import qr_svg
 from yibao.web.filings import add_filing_routes
+from yibao.web.funds import add_fund_routes
 from yibao.web.guard import PORTAL_SELF, SAFE_METHODS, Access, guarded_route, login_url, principal_of, same_origin
 from yibao.web.i18n import AMOUNTS, LANGS, translator
+from yibao.web.policy_simulation import add_policy_simulation_routes
+from yibao.web.services import add_service_routes
 from yibao.web.supervision import add_supervision_routes
 
 HERE = Path(__file__).resolve().parent
@@ -78,6 +81,8 @@ def static_files(vendor: Path) -> dict[str, Path]:
         "console.css": HERE / "static" / "console.css",
         "console.js": HERE / "static" / "console.js",
         "voucher.js": HERE / "static" / "voucher.js",
+        "funds.js": HERE / "static" / "funds.js",
+        "policy_simulation.js": HERE / "static" / "policy_simulation.js",
         "echarts.min.js": vendor / "echarts" / "dist" / "echarts.min.js",
         "htmx.min.js": vendor / "htmx.org" / "dist" / "htmx.min.js",
     }
@@ -661,6 +666,9 @@ def console_router(
     add_supervision_routes(
         router, page=page, accounts=accounts, now=utc_now, client_ip=client_ip, federation=federation
     )
+    add_service_routes(router, page=page, accounts=accounts, audit=audit, now=utc_now, client_ip=client_ip)
+    add_policy_simulation_routes(router, page=page)
+    add_fund_routes(router, page=page, accounts=accounts, audit=audit, now=utc_now)  # contributions and funds
 
     @router.post("/portal/logout")
     def portal_logout(request: Request) -> Response:

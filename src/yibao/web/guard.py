@@ -36,6 +36,8 @@ ROUTES: dict[tuple[str, str], Access] = {
     ("GET", "/console/live"): Permission.FIGURES,
     ("GET", "/console/vouchers"): Permission.FIGURES,
     ("GET", "/console/cross-region"): Permission.FIGURES,
+    ("GET", "/console/policy-simulation"): Permission.FIGURES,  # reports of yibao policy simulate
+    ("GET", "/console/funds"): Permission.FIGURES,  # the funds from the ledger, a rate proposal's what-if
     # personal data
     ("GET", "/console/person"): Permission.PERSONS,
     ("POST", "/console/person"): Permission.PERSONS,
@@ -69,6 +71,7 @@ ROUTES: dict[tuple[str, str], Access] = {
     ("GET", "/portal/voucher/code"): PORTAL_SELF,
     # cross-region filings (备案): the person's own in the portal, the bureau's approval in the console
     ("GET", "/portal/filings"): PORTAL_SELF,
+    ("GET", "/portal/contributions"): PORTAL_SELF,  # the person's months and personal-account credits
     ("POST", "/portal/filings"): PORTAL_SELF,
     ("GET", "/console/filings"): Permission.FILINGS,
     ("POST", "/console/filings/{filing_id}"): Permission.FILINGS,
@@ -81,6 +84,22 @@ ROUTES: dict[tuple[str, str], Access] = {
     ("POST", "/console/supervision/cases/{case_id}/confirm"): Permission.SUPERVISION_AUDIT,
     ("POST", "/console/supervision/cases/{case_id}/recover"): Permission.SUPERVISION_AUDIT,
     ("POST", "/console/supervision/cases/{case_id}/close"): Permission.SUPERVISION_AUDIT,
+    # service items and applications (yibao.web.services): the person's own in the portal, the clerks'
+    # work and the board in the console
+    ("GET", "/portal/services"): PORTAL_SELF,
+    ("GET", "/portal/services/{item_code}"): PORTAL_SELF,
+    ("POST", "/portal/services/{item_code}"): PORTAL_SELF,
+    ("GET", "/portal/applications/{application_id}"): PORTAL_SELF,
+    ("POST", "/portal/applications/{application_id}/resubmit"): PORTAL_SELF,
+    ("GET", "/console/services"): Permission.SERVICES_BOARD,
+    ("GET", "/console/services/catalogue"): Permission.SERVICES_BOARD,
+    ("POST", "/console/services/catalogue/adopt"): Permission.SERVICES_CATALOGUE,
+    ("GET", "/console/services/inbox"): Permission.SERVICES_HANDLE,
+    ("GET", "/console/services/counter"): Permission.SERVICES_HANDLE,
+    ("POST", "/console/services/counter"): Permission.SERVICES_HANDLE,
+    ("GET", "/console/services/applications/{application_id}"): Permission.SERVICES_HANDLE,
+    ("POST", "/console/services/applications/{application_id}/tasks/{seq}"): Permission.SERVICES_HANDLE,
+    ("POST", "/console/services/applications/{application_id}/resubmit"): Permission.SERVICES_HANDLE,
 }
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
