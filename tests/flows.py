@@ -75,13 +75,13 @@ def person_info(his: HisClient, psn_no: str) -> dict[str, Any]:
     return out
 
 
-def register(his: HisClient, psn_no: str, ipt_otp_no: str = "MZ0001") -> str:
+def register(his: HisClient, psn_no: str, ipt_otp_no: str = "MZ0001", insutype: str = "310") -> str:
     out = his.call(
         "2201",
         {
             "data": {
                 "psn_no": psn_no,
-                "insutype": "310",
+                "insutype": insutype,
                 "begntime": now_text(),
                 "mdtrt_cert_type": "02",
                 "mdtrt_cert_no": certno(psn_no),
@@ -115,13 +115,13 @@ def settle_data(psn_no: str, mdtrt_id: str, medfee: str, **extra: Any) -> dict[s
     }
 
 
-def admit(his: HisClient, psn_no: str, days_ago: int = 10, ipt_no: str = "ZY0001") -> str:
+def admit(his: HisClient, psn_no: str, days_ago: int = 10, ipt_no: str = "ZY0001", insutype: str = "310") -> str:
     out = his.call(
         "2401",
         {
             "mdtrtinfo": {
                 "psn_no": psn_no,
-                "insutype": "310",
+                "insutype": insutype,
                 "coner_name": "",
                 "tel": "",
                 "begntime": now_text(-timedelta(days=days_ago)),
@@ -159,7 +159,7 @@ def admit(his: HisClient, psn_no: str, days_ago: int = 10, ipt_no: str = "ZY0001
     return str(out["result"]["mdtrt_id"])
 
 
-def inpatient_settle_data(psn_no: str, mdtrt_id: str, medfee: str, mid: bool) -> dict[str, Any]:
+def inpatient_settle_data(psn_no: str, mdtrt_id: str, medfee: str, mid: bool, insutype: str = "310") -> dict[str, Any]:
     return {
         "data": {
             "psn_no": psn_no,
@@ -168,7 +168,7 @@ def inpatient_settle_data(psn_no: str, mdtrt_id: str, medfee: str, mid: bool) ->
             "medfee_sumamt": medfee,
             "psn_setlway": "01",
             "mdtrt_id": mdtrt_id,
-            "insutype": "310",
+            "insutype": insutype,
             "acct_used_flag": "1",
             "mid_setl_flag": "1" if mid else "0",
             "invono": "",
@@ -209,8 +209,8 @@ def pharmacy_data(psn_no: str, medfee: str, *lines: dict[str, Any]) -> dict[str,
     }  # fmt: skip
 
 
-def discharge_data(psn_no: str, mdtrt_id: str, endtime: str | None = None) -> dict[str, Any]:
-    return {"dscginfo": {"mdtrt_id": mdtrt_id, "psn_no": psn_no, "insutype": "310", "endtime": endtime or now_text(),
+def discharge_data(psn_no: str, mdtrt_id: str, endtime: str | None = None, insutype: str = "310") -> dict[str, Any]:
+    return {"dscginfo": {"mdtrt_id": mdtrt_id, "psn_no": psn_no, "insutype": insutype, "endtime": endtime or now_text(),
                          "dise_codg": "K35.800", "dise_name": "急性阑尾炎", "dscg_way": "1"}}  # fmt: skip
 
 

@@ -347,3 +347,31 @@ def test_what_the_replay_cannot_take_is_refused_by_name() -> None:
     policy = parse_policy(EVERYTHING.replace("{ ratio = 0.5 },", "{ ratio = 0.5, match = { hosp_lv = [7] } },"))
     with pytest.raises(ReplayError, match="ratios: 没有适用"):
         replayed(claims_table(100, seed=4, insutype="310", med_types=("11",)), forever(policy))
+
+
+def test_money_taken_out_of_the_account_between_claims() -> None:
+    """A negative acct_credit (a manual claim paid from the account, a transfer out) lowers the balance the
+    next claim sees, never below an empty account: pharmacy purchases of 30 the account pays in full."""
+    policy = forever(load_policy(ROOT / "examples/guangzhou/employee-2022-12.toml"))
+    table = pa.table(
+        {
+            "psn_no": [5, 5, 5],
+            "insutype": ["310"] * 3,
+            "setl_date": [date(2024, 3, 1), date(2024, 4, 1), date(2024, 5, 1)],
+            "med_type": ["41"] * 3,
+            "hosp_lv": [0] * 3,
+            "psn_type": ["1101"] * 3,
+            "age": [40] * 3,
+            "medfee_sumamt": [3_000] * 3,
+            "fulamt_ownpay_amt": [0] * 3,
+            "overlmt_selfpay": [0] * 3,
+            "preselfpay_amt": [0] * 3,
+            "inscp_scp_amt": [3_000] * 3,
+            "acct_balc": [10_000, 0, 0],
+            "acct_credit": [0, -5_000, -1_000],
+        }
+    )
+    _, _, amounts, _ = replayed(table, policy)
+    assert amounts["acct_pay"].tolist() == [3_000, 2_000, 0]
+    assert amounts["balc"].tolist() == [7_000, 0, 0]
+    assert amounts["psn_cash_pay"].tolist() == [0, 1_000, 3_000]

@@ -14,6 +14,7 @@ from rich.table import Table
 from yibao.analytics.replay import ReplayError
 from yibao.analytics.simulation import Reserve, simulate
 from yibao.domain.money import MoneyError, yuan_to_fen
+from yibao.domain.policy import Policy
 
 policy_app = typer.Typer(no_args_is_help=True, help="Benefit policy: what-if replay of a proposal (政策测算).")
 
@@ -93,8 +94,26 @@ def print_report(report: dict[str, Any], console: Console) -> None:
         console.print(
             f"{reserve['insutype']} 统筹基金可支付月数: {before} → {after} "
             f"(结余 {wan(reserve['balance'])} 万元, 月支出 {wan(reserve['monthly_spending'])} → "
-            f"{wan(reserve['monthly_spending_after'])} 万元)"
+            f"{wan(reserve['monthly_spending_after'])} 万元; {reserve.get('source', 'given')})"
         )
+
+
+def ledger(url: str, baselines: list[Policy], err: Console) -> dict[str, Reserve]:
+    """Each baseline's pooled fund from the database's ledger (app.contributions' fund indicators)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from yibao.analytics.stored_replay import ledger_reserves
+
+    try:
+        found = ledger_reserves(url, [(p.admdvs, str(p.insutype)) for p in baselines])
+    except SQLAlchemyError as exc:
+        raise typer.BadParameter(
+            f"cannot read the ledger: {str(exc).splitlines()[0]}", param_hint="--database"
+        ) from None
+    for p in baselines:
+        if not any(f.insutype == str(p.insutype) for f in found):
+            err.print(f"[yellow]{p.admdvs} {p.insutype}: no pooled fund in the ledger, no months of reserve[/yellow]")
+    return {f.insutype: Reserve(f.balance, f.monthly_outgo, f"ledger {f.month}") for f in found}
 
 
 def by_insutype(values: list[str], option: str, insutypes: list[str]) -> dict[str, int]:
@@ -129,6 +148,13 @@ def simulate_cmd(
         typer.Option(help="Its spending per month, INSUTYPE=YUAN; default: the baseline's over the claims."),
     ] = None,
     chunk_claims: Annotated[int, typer.Option(min=1, help="Claims held in memory at a time.")] = 2_000_000,
+    database: Annotated[
+        str | None,
+        typer.Option(
+            help="Read each baseline's pooled fund (balance, monthly outgo) from this node's ledger; "
+            "--fund-balance and --monthly-spending override it."
+        ),
+    ] = None,
 ) -> None:
     """Replay every claim under the baseline and the proposal; print the change to the funds and to patients."""
     from yibao.files import FileError, load_policy
@@ -140,9 +166,17 @@ def simulate_cmd(
         insutypes = [str(p.insutype) for p in baselines]
         balances = by_insutype(fund_balance or [], "--fund-balance", insutypes)
         monthly = by_insutype(monthly_spending or [], "--monthly-spending", insutypes)
-        if set(monthly) - set(balances):
+        reserves = ledger(database, baselines, err) if database else {}
+        if set(monthly) - set(balances) - set(reserves):
             raise typer.BadParameter("needs --fund-balance of the same insutype", param_hint="--monthly-spending")
-        reserves = {k: Reserve(v, monthly.get(k)) for k, v in balances.items()}
+        for k, v in balances.items():  # the options override the ledger's figures
+            if k in monthly or k not in reserves:
+                reserves[k] = Reserve(v, monthly.get(k))
+            else:
+                reserves[k] = Reserve(v, reserves[k].monthly_spending, f"given, monthly spending {reserves[k].source}")
+        for k, v in monthly.items():
+            if k not in balances:
+                reserves[k] = Reserve(reserves[k].balance, v, f"{reserves[k].source}, monthly spending given")
         with err.status("replaying …") as status:
 
             def progress(rows: int) -> None:
@@ -158,3 +192,37 @@ def simulate_cmd(
         json_out.parent.mkdir(parents=True, exist_ok=True)
         json_out.write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
         err.print(f"report written to {json_out}")
+
+
+@policy_app.command("export-claims")
+def export_claims_cmd(
+    year: Annotated[int, typer.Option(help="The local calendar year of the settlements.")],
+    out: Annotated[Path, typer.Option(help="The claims file to write (Parquet).")],
+    database: Annotated[
+        str | None,
+        typer.Option("--database", "--database-url", envvar="YIBAO_DATABASE_URL", help="Default: sqlite:///yibao.db"),
+    ] = None,
+    admdvs: Annotated[
+        list[str] | None, typer.Option(help="Only persons insured in this region (repeat); default: all.")
+    ] = None,
+) -> None:
+    """Write a year of this node's live settlements as the claims `yibao policy simulate` replays."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from yibao.analytics.stored_replay import export_replay_claims, year_bounds
+    from yibao.store.engine import make_engine
+
+    try:
+        year_bounds(year)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--year") from None
+    with Console(stderr=True).status(f"exporting the settlements of {year} …"):
+        try:
+            done = export_replay_claims(make_engine(database), out, year, admdvs=admdvs or ())
+        except SQLAlchemyError as exc:
+            typer.echo(f"error: cannot read the settlements: {str(exc).splitlines()[0]}", err=True)
+            raise typer.Exit(2) from None
+    regions = ", ".join(f"{k} {v:,}" for k, v in done.by_region.items()) or "none"
+    typer.echo(f"{done.claims:,} claims of {done.persons:,} persons written to {out} (insured regions: {regions})")
+    if len(done.by_region) > 1:
+        typer.echo("note: several insured regions: replay each under its own policies (--admdvs)", err=True)

@@ -80,7 +80,8 @@ class Claims:
     """Claims of one insurance type as numpy arrays, sorted by person and then settlement day.
 
     Amounts are int64 fen. ``acct_balc`` is read on a person's first claim only (the balance before it);
-    ``acct_credit`` is what was paid into the account just before each claim (e.g. the monthly transfer).
+    ``acct_credit`` is what was paid into the account just before each claim (e.g. the monthly transfer),
+    or taken out of it when negative (a manual claim, a transfer out: never below an empty account).
     """
 
     psn_no: np.ndarray
@@ -122,7 +123,7 @@ class Claims:
         refuse("psn_no", self.psn_no[1:] < self.psn_no[:-1], "claims must be sorted by psn_no, then setl_date")
         refuse("setl_date", same & (self.day[1:] < self.day[:-1]), "a person's claims must be in date order")
         for name in ("medfee_sumamt", "fulamt_ownpay_amt", "overlmt_selfpay", "preselfpay_amt", "inscp_scp_amt",
-                     "stay_dedc_paid", "acct_balc", "acct_credit"):  # fmt: skip
+                     "stay_dedc_paid", "acct_balc"):  # fmt: skip
             refuse(name, getattr(self, name) < 0, "金额不能为负")
         parts = self.fulamt_ownpay_amt + self.overlmt_selfpay + self.preselfpay_amt + self.inscp_scp_amt
         refuse("medfee_sumamt", parts != self.medfee_sumamt,
@@ -646,7 +647,7 @@ class Replay:
         medfee = cols["medfee_sumamt"][s:e]
         psn_part = medfee - fund
         balance = cols["acct_balc"][s:e] if k == 0 else state.balance[:n]
-        balance = balance + cols["acct_credit"][s:e]
+        balance = np.maximum(balance + cols["acct_credit"][s:e], 0)
         acct = np.zeros(n, I64)
         account = policy.account
         if account is not None:

@@ -258,6 +258,8 @@ class Reserve:
 
     balance: int
     monthly_spending: int | None = None
+    source: str = "given"
+    """Where the figures come from: "given" (options), or "ledger YYYY-MM" (the fund's month in the ledger)."""
 
 
 def simulate(
@@ -403,6 +405,7 @@ def report(claims_file: Path, pairs: list[Pair], vocab: Vocab, sums: Sums, total
                 "monthly_spending_after": after,
                 "months_before": months_of(reserve.balance, monthly),
                 "months_after": months_of(reserve.balance, after),
+                "source": reserve.source,
             }
         )
     return {

@@ -144,17 +144,7 @@ class ManualClaimResult:
             insuplc_admdvs=c.insuplc_admdvs, mdtrtarea_admvs=c.mdtrtarea_admvs, policy_name=c.policy_name,
             paid_to_person=fen_to_yuan(c.paid), revs_claim_id=c.revs_claim_id,
         )  # fmt: skip
-        details = [
-            {
-                "fund_pay_type": d.fund_pay_type,
-                "fund_pay_type_name": FundPayType.describe(d.fund_pay_type),
-                "inscp_scp_amt": fen_to_yuan(d.inscp_scp_amt),
-                "crt_payb_lmt_amt": None if d.crt_payb_lmt_amt is None else fen_to_yuan(d.crt_payb_lmt_amt),
-                "fund_payamt": fen_to_yuan(d.fund_payamt),
-                "setl_proc_info": d.setl_proc_info,
-            }
-            for d in self.funds
-        ]
+        details = [d.setldetail() for d in self.funds]
         return {"setlinfo": setlinfo, "setldetail": details, "trace": c.setl_proc_info.split("\n")}
 
 

@@ -7,7 +7,8 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from yibao.domain.money import Fen
+from yibao.domain.codes import FundPayType
+from yibao.domain.money import Fen, fen_to_yuan
 
 if TYPE_CHECKING:
     from yibao.app.cross_region import Federation
@@ -188,6 +189,17 @@ class FundRowRecord:
     crt_payb_lmt_amt: Fen | None
     fund_payamt: Fen
     setl_proc_info: str
+
+    def setldetail(self) -> dict[str, Any]:
+        """As a line of a stored settlement's or a manual claim's setldetail (5203, 2208, 2207 answers), in yuan."""
+        return {
+            "fund_pay_type": self.fund_pay_type,
+            "fund_pay_type_name": FundPayType.describe(self.fund_pay_type),
+            "inscp_scp_amt": fen_to_yuan(self.inscp_scp_amt),
+            "crt_payb_lmt_amt": None if self.crt_payb_lmt_amt is None else fen_to_yuan(self.crt_payb_lmt_amt),
+            "fund_payamt": fen_to_yuan(self.fund_payamt),
+            "setl_proc_info": self.setl_proc_info,
+        }
 
 
 @dataclass(frozen=True, slots=True)

@@ -182,7 +182,7 @@ def claim_of(
             mdtrtarea_admvs=visit.mdtrtarea_admvs,
             specialty=specialty,
             admission_seq=store.admission_seq(visit) if visit.kind == "inpatient" else 1,
-            los_days=max(1, (day - visit.begntime.date()).days) if visit.kind == "inpatient" else 1,
+            los_days=max(1, (day - local_date(visit.begntime)).days) if visit.kind == "inpatient" else 1,
             stay_dedc_paid=fen_to_yuan(store.visit_deductible_paid(visit.mdtrt_id) if visit.kind == "inpatient" else 0),
             flags=tuple(visit.flags.split()),
             acct_used_flag=acct_used_flag,
@@ -381,17 +381,7 @@ def stored_output(store: Store, row: SettlementRow, person: PersonRecord) -> dic
         clr_type=row.clr_type,
         refd_setl_flag="1" if row.revs_setl_id else "0",
     )
-    details = [
-        {
-            "fund_pay_type": d.fund_pay_type,
-            "fund_pay_type_name": FundPayType.describe(d.fund_pay_type),
-            "inscp_scp_amt": fen_to_yuan(d.inscp_scp_amt),
-            "crt_payb_lmt_amt": None if d.crt_payb_lmt_amt is None else fen_to_yuan(d.crt_payb_lmt_amt),
-            "fund_payamt": fen_to_yuan(d.fund_payamt),
-            "setl_proc_info": d.setl_proc_info,
-        }
-        for d in store.fund_rows(row.setl_id)
-    ]
+    details = [d.setldetail() for d in store.fund_rows(row.setl_id)]
     return {"setlinfo": setlinfo, "setldetail": details}
 
 

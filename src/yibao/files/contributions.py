@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +27,7 @@ from yibao.domain.contribution import (
 )
 from yibao.domain.errors import DomainError
 from yibao.domain.money import yuan_to_fen
-from yibao.files.loader import FileError, read_data
+from yibao.files.loader import FileError, file_or_shipped
 
 SHIPPED = Path(__file__).with_name("contribution_rates.toml")
 SECTIONS = ("version", "rules", "wage", "rate", "reduction", "resident", "population")
@@ -36,14 +35,7 @@ SECTIONS = ("version", "rules", "wage", "rate", "reduction", "resident", "popula
 
 def load_rate_table(path: Path | None = None) -> RateTable:
     """The rate table of ``path``; None: the shipped file (read once)."""
-    if path is None:
-        return _shipped()
-    return rate_table_from_data(read_data(path), path.name)
-
-
-@cache
-def _shipped() -> RateTable:
-    return rate_table_from_data(read_data(SHIPPED), SHIPPED.name)
+    return file_or_shipped(path, SHIPPED, rate_table_from_data)
 
 
 def rate_table_from_data(data: Any, where: str) -> RateTable:

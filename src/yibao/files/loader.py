@@ -10,8 +10,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import tomllib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from decimal import Decimal
+from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar, get_args, get_origin, get_type_hints
 
@@ -68,6 +69,16 @@ def read_data(path: Path) -> Any:
         return json.loads(text, parse_float=Decimal)
     except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
         raise FileError(f"{path}: not valid {path.suffix[1:].upper()}: {exc}") from None
+
+
+def file_or_shipped(path: Path | None, shipped: Path, from_data: Callable[[Any, str], T]) -> T:
+    """The file at ``path`` read by ``from_data``; None: the ``shipped`` file, read once."""
+    return _shipped(shipped, from_data) if path is None else from_data(read_data(path), path.name)
+
+
+@cache
+def _shipped(shipped: Path, from_data: Callable[[Any, str], T]) -> T:
+    return from_data(read_data(shipped), shipped.name)
 
 
 _UNKNOWN_KEY = ("extra_forbidden", "unexpected_keyword_argument")

@@ -7,14 +7,13 @@ Every key of every rule is checked; an error names the file, the rule and the ke
 from __future__ import annotations
 
 import string
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 from yibao.domain.errors import DomainError
 from yibao.domain.supervision.params import FACTS, check_params
 from yibao.domain.supervision.rules import Rule, RuleLibrary
-from yibao.files.loader import FileError, read_data
+from yibao.files.loader import FileError, file_or_shipped
 
 SHIPPED = Path(__file__).with_name("supervision_rules.toml")
 REQUIRED = ("id", "name", "family", "category", "logic", "result", "window", "scenes", "stages", "message")
@@ -24,14 +23,7 @@ LIST_TYPES = ("101", "102", "201", "301")
 
 def load_rule_library(path: Path | None = None) -> RuleLibrary:
     """The rule library of ``path``; None: the shipped file (read once)."""
-    if path is None:
-        return _shipped()
-    return rule_library_from_data(read_data(path), path.name)
-
-
-@cache
-def _shipped() -> RuleLibrary:
-    return rule_library_from_data(read_data(SHIPPED), SHIPPED.name)
+    return file_or_shipped(path, SHIPPED, rule_library_from_data)
 
 
 def rule_library_from_data(data: Any, where: str) -> RuleLibrary:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import dataclasses
 import json
 from datetime import date, timedelta
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from yibao.domain.errors import DomainError
 from yibao.domain.services import Calendar, Catalogue, ServiceItem, check_catalogue, check_item
-from yibao.files.loader import FileError, _strict_adapter, _validate, read_data
+from yibao.files.loader import FileError, _strict_adapter, _validate, file_or_shipped
 
 HERE = Path(__file__).parent
 SHIPPED_ITEMS = HERE / "service_items.toml"
@@ -34,12 +33,7 @@ _ITEM: TypeAdapter[ServiceItem] = TypeAdapter(ServiceItem)
 
 def load_catalogue(path: Path | None = None) -> Catalogue:
     """The list of ``path``; None: the shipped one (read once)."""
-    return _shipped_catalogue() if path is None else catalogue_from_data(read_data(path), path.name)
-
-
-@cache
-def _shipped_catalogue() -> Catalogue:
-    return catalogue_from_data(read_data(SHIPPED_ITEMS), SHIPPED_ITEMS.name)
+    return file_or_shipped(path, SHIPPED_ITEMS, catalogue_from_data)
 
 
 def catalogue_from_data(data: Any, where: str) -> Catalogue:
@@ -78,12 +72,7 @@ def item_from_json(text: str, where: str = "<stored service item>") -> ServiceIt
 
 def load_calendar(path: Path | None = None) -> Calendar:
     """The calendar of ``path``; None: the shipped one (read once)."""
-    return _shipped_calendar() if path is None else calendar_from_data(read_data(path), path.name)
-
-
-@cache
-def _shipped_calendar() -> Calendar:
-    return calendar_from_data(read_data(SHIPPED_HOLIDAYS), SHIPPED_HOLIDAYS.name)
+    return file_or_shipped(path, SHIPPED_HOLIDAYS, calendar_from_data)
 
 
 def calendar_from_data(data: Any, where: str) -> Calendar:

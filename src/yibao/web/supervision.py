@@ -57,7 +57,7 @@ def amount_of(text: str, field: str) -> Fen:
 
 
 async def form_lists(request: Request) -> dict[str, list[str]]:
-    """An urlencoded form with every value of each name (the ticked findings)."""
+    """An urlencoded form with every value of each name (the ticked findings, a service form's materials)."""
     return parse_qs((await request.body()).decode("utf-8", "replace"), keep_blank_values=True)
 
 
