@@ -69,6 +69,7 @@ def run(
                   f"{time.monotonic() - started:.1f} 秒建成 ({db_path})")  # fmt: skip
     del city
     contribution_history(console, url, seed)
+    service_applications(console, url, seed)
     password, portal = demo_accounts(url)
 
     # the hospitals sign every request for the gateway (SM3-HMAC), each with its own secret from this key
@@ -178,6 +179,19 @@ def contribution_history(console: Console, url: str, seed: int) -> None:
         db.dispose()
     console.print(f"[bold]征缴[/bold] {month}：{report.employers:,} 家单位、{report.lines:,} 人次申报，"
                   f"{report.seconds:.1f} 秒 (更多月份: yibao contributions generate)")  # fmt: skip
+
+
+def service_applications(console: Console, url: str, seed: int) -> None:
+    """A few service applications of the past weeks (yibao.sim.services), so that the console's service board
+    (/console/services) has figures from the start (docs/services.md)."""
+    from yibao.sim.services import generate
+
+    db = Database(make_engine(url))
+    try:
+        report = generate(db, "440100", datetime.now(UTC).replace(tzinfo=None), seed=seed)
+    finally:
+        db.dispose()
+    console.print(f"[bold]经办服务[/bold] {report.text()}，{report.seconds:.1f} 秒 (/console/services)")
 
 
 def demo_accounts(url: str) -> tuple[str, tuple[str, str, str] | None]:

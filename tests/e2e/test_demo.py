@@ -7,11 +7,14 @@ import os
 import re
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import case, func, select
 
+from yibao.app import services
 from yibao.federation.launch import free_port
+from yibao.store.database import Database
 from yibao.store.engine import make_engine
 from yibao.store.tables import settlement
 
@@ -32,6 +35,18 @@ def test_headless_demo_settles_prints_the_figures_and_balances_the_books(tmp_pat
         net = conn.execute(select(func.sum(case((settlement.c.revs_setl_id.is_(None), 1), else_=-1)))).scalar_one()
     engine.dispose()
     assert int(shown.group(1).replace(",", "")) == net >= 100
+    # the service board has figures from the start: online and counter, finished, returned, refused, overdue
+    assert "经办服务" in run.stdout
+    store_db = Database(make_engine(f"sqlite:///{db}"))
+    try:
+        with store_db.transaction(write=False) as store:
+            board = services.board(store, "", datetime.now(UTC).replace(tzinfo=None))
+    finally:
+        store_db.dispose()
+    assert board.total >= 12 and 0 < board.online < board.total and board.finished > 0
+    assert (board.by_status["returned"], board.by_status["refused"], len(board.overdue)) == (1, 1, 1)
+    joint = next(i for i in board.items if i.item_code == "YB11")  # 医保、民政并联: one done, one waiting
+    assert (joint.finished, joint.open) == (1, 1)
 
 
 def test_the_multi_region_demo_settles_across_regions_and_every_node_balances(tmp_path: Path) -> None:

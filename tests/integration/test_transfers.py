@@ -16,13 +16,15 @@ from sqlalchemy import select, text
 
 from tests.flows import RETIREE, WORKER, ledger_problems
 from tests.helpers import local_today
+from yibao.app import clearing
 from yibao.app import transfers as tr
 from yibao.app.cross_region import plain
 from yibao.app.errors import Refused
 from yibao.app.ports import Store
-from yibao.app.records import PersonRecord
+from yibao.app.records import Context, PersonRecord
 from yibao.domain.codes import PsnInsuStas
 from yibao.domain.ledger import Code
+from yibao.domain.money import fen_to_yuan
 from yibao.store import tables
 from yibao.store.database import Database
 
@@ -206,3 +208,34 @@ def test_the_months_recorded_month_by_month_are_carried_and_overlap_exactly(db: 
     sent = run(db, lambda s: tr.transfer_out(s, tr.out_payload(move("T-16", WORKER, "440100", "320509"), CLERK), now()))
     assert list(sent["transfer"]["paid_months"]) == ["2011-01", "2011-02", "2011-03", "2011-08"]
     assert sent["transfer"]["months"] == 153
+
+
+def test_the_clearing_carries_a_transfer_once_and_empties_the_transfer_accounts(db: Database) -> None:
+    """The hub's clearing calls on a node that serves both regions (the hub played here): the detail lists the
+    account received and not yet carried, the region left's side confirms it (a wrong amount or an unknown
+    transfer is disputed), the post closes both ``transfer:`` accounts into the run's net — zero, both
+    regions being this node's — once, and a carried transfer comes no more. (Between nodes, with the hub's
+    netting: tests/e2e/test_transfers.py.)"""
+    account = balance(db, f"acct:{WORKER}")
+    run(db, lambda s: tr.transfer_local(s, move("T-20", WORKER, "440100", "440200"), CLERK, now()))
+    ctx = Context("", "hub", "", now(), local_today())
+    month = {"month": f"{local_today():%Y-%m}"}
+    lines = run(db, lambda s: clearing.detail(s, month))["transfers"]
+    assert [(x["transfer_id"], x["from_admdvs"], x["to_admdvs"], x["amount"]) for x in lines] == [
+        ("T-20", "440100", "440200", str(fen_to_yuan(account)))]  # fmt: skip
+    asked = [*lines, {**lines[0], "transfer_id": "T-none"}, {**lines[0], "amount": "0.01"}]
+    said = run(db, lambda s: clearing.confirm(s, ctx, {"lines": [], "transfers": asked}))["transfers"]
+    gone = "转出地无此转移（或已清算）"
+    assert [(x["status"], x["reason"]) for x in said] == [("confirmed", ""), ("disputed", gone), ("disputed", gone)]
+    wrong = run(db, lambda s: clearing.confirm(s, ctx, {"lines": [], "transfers": asked[2:]}))["transfers"]
+    assert wrong[0]["reason"] == "人员、地区或金额与转出地不符"
+    post = {"run_id": "CLR-T1", "transfers_in": ["T-20"], "transfers_out": ["T-20"], "net": "0"}
+    with pytest.raises(Refused) as refused:
+        run(db, lambda s: clearing.post(s, ctx, {**post, "transfers_in": ["T-20", "T-21"]}))
+    assert refused.value.field == "transfers_in"
+    posted = run(db, lambda s: clearing.post(s, ctx, post))
+    assert (posted["already_posted"], posted["transfers_cleared"], posted["transfers"]) == (False, 2, 2)
+    assert balance(db, "transfer:440100") == balance(db, "transfer:440200") == balance(db, "clearing:hub") == 0
+    assert run(db, lambda s: clearing.post(s, ctx, post))["already_posted"] is True
+    assert run(db, lambda s: clearing.detail(s, month))["transfers"] == []
+    assert ledger_problems(db) == []

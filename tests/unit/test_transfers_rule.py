@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from yibao.domain.errors import DomainError
-from yibao.domain.ledger import Code, LedgerFacts, Transfer, balances, check_ledger
+from yibao.domain.ledger import Code, LedgerFacts, Transfer, balances, check_ledger, clearing_posting
 from yibao.domain.manual_claims import check_dates, kind_of, manual_claim_posting, manual_claim_reversal
 from yibao.domain.transfers import Span, carry, month_index, transfer_in_posting, transfer_out_posting
 
@@ -127,3 +127,22 @@ def test_the_ledger_check_compares_the_postings_with_the_records() -> None:
     short = {**posted, (Code.MANUAL_CLAIM, "bank:P1"): -1}
     problems = check_ledger(LedgerFacts({}, {}, {}, {}, [], recorded_net=short, expected_recorded=posted))
     assert problems == ["bank:P1: 零星报销记账净额 -1 ≠ 零星报销记录 0"]
+
+
+@given(
+    st.dictionaries(st.sampled_from(["310118", "320509", "330421"]), st.integers(-(10**6), 10**6), max_size=3),
+    st.dictionaries(st.sampled_from(["310118", "320509", "440100"]), st.integers(-(10**6), 10**6), max_size=3),
+)
+def test_a_clearing_run_closes_the_transfer_accounts_into_its_one_net_payment(
+    closed: dict[str, int], moved: dict[str, int]
+) -> None:
+    """Settlements (``clearing:<region>``) and accounts moved (``transfer:<region>``: + received from the
+    region, − sent to it) leave for ``clearing:hub``; the net of both is received or paid in cash, and
+    ``clearing:hub`` ends at zero: the net payment carries the transfers."""
+    posting = clearing_posting(closed, 0, moved)
+    net = balances(posting)
+    assert sum(net.values()) == 0 and net.get("clearing:hub", 0) == 0
+    for region, amount in moved.items():
+        assert net.get(f"transfer:{region}", 0) == -amount  # a debit balance of ``amount`` is closed by a credit
+    assert net.get("cash:clearing", 0) == sum(closed.values()) + sum(moved.values())
+    assert all(t.code == Code.CLEARING for t in posting)

@@ -6,17 +6,25 @@ Three calls, from the hub only (``/node/call`` refuses them from another node):
     Where treated: the month's settlements and reversals with ``cross_region`` "T", one line each
     (setl_id, mdtrt_id, psn_no, masked certno, insured region, institution, setl_time, medfee_sumamt,
     fund_pay_sumamt, acct_pay), and every earlier one no run has cleared yet (a disputed line, or a
-    month never run): disputed lines come again until they are confirmed.
+    month never run): disputed lines come again until they are confirmed. Likewise, as the new region of
+    a 转移接续, the sides received here whose money no run has carried yet (``transfers``).
 ``clearing-confirm`` (3261/3262-style, read)
     Where insured: each line of another node's detail is confirmed against a "I" settlement of this
     node not yet cleared, of the same mdtrt_id, treating region, amounts and direction, each used once
-    — or disputed with a reason: no such settlement, other amounts, or reversed on one side only.
+    — or disputed with a reason: no such settlement, other amounts, or reversed on one side only. As the
+    region left, each transfer against its own side (same person, regions and amount, not yet carried).
 ``clearing-post`` (write, idempotent by the run id)
     The run's result for this node: the confirmed lines it holds (both roles) are marked cleared, the
     disputed ones it treated are marked disputed, and one posting ``clearing:<run_id>`` (code
     ``clearing``) moves their ``clearing:<region>`` balances to ``clearing:hub`` and pays the net
-    (``domain.ledger.clearing_posting``). The node computes the net from its own rows and refuses a
-    run whose net is not the hub's.
+    (``domain.ledger.clearing_posting``); the confirmed transfers' ``transfer:<region>`` balances close
+    the same way, so one net payment carries both. The node computes the net from its own rows and
+    refuses a run whose net is not the hub's.
+
+Transfers clear as settlements do, with the new region (转入地, owed the account's balance) in the place
+of the treating region and the region left (转出地) in the place of the insured one: the money of a
+transfer is a debt between two regions' funds like any other, and netting it into the month's one
+payment per region costs nothing more than a second kind of line.
 """
 
 from __future__ import annotations
@@ -35,6 +43,7 @@ from yibao.domain.money import Fen, fen_to_yuan, yuan_to_fen
 
 if TYPE_CHECKING:
     from yibao.app.ports import Store
+    from yibao.app.transfers import InsuranceTransfer
 
 DETAIL, CONFIRM, POST = "clearing-detail", "clearing-confirm", "clearing-post"
 READS = frozenset({DETAIL, CONFIRM})
@@ -131,7 +140,15 @@ def detail(store: Store, payload: dict[str, Any]) -> dict[str, Any]:
                 "carried_over": row.setl_time < begin,
             }
         )
-    return {"month": month, "lines": lines}
+    moved = [transfer_line(x) for x in store.uncleared_transfers("in", before=end)]
+    return {"month": month, "lines": lines, "transfers": moved}
+
+
+def transfer_line(x: InsuranceTransfer) -> dict[str, Any]:
+    return {
+        "transfer_id": x.transfer_id, "psn_no": x.psn_no, "insutype": x.insutype, "from_admdvs": x.from_admdvs,
+        "to_admdvs": x.to_admdvs, "transfer_date": x.transfer_date.isoformat(), "amount": yuan(x.amount),
+    }  # fmt: skip
 
 
 # ---------------------------------------------------------------- where insured: confirm or dispute (3261/3262)
@@ -141,7 +158,7 @@ def _key(mdtrt_id: str, treating: str, medfee: Fen, fund: Fen, acct: Fen, revers
     return (mdtrt_id, treating, medfee, fund, acct, reversal)
 
 
-def confirm(store: ClearingStore, ctx: Context, payload: dict[str, Any]) -> dict[str, Any]:
+def confirm(store: Store, ctx: Context, payload: dict[str, Any]) -> dict[str, Any]:
     lines = payload.get("lines")
     if not isinstance(lines, list):
         raise Refused("lines", "应为清分明细列表")
@@ -187,7 +204,31 @@ def confirm(store: ClearingStore, ctx: Context, payload: dict[str, Any]) -> dict
             answers[line_id] = _dispute(line_id, f"{what}（{partner}）")
             del matched[setl_id]
             changed = True
-    return {"lines": [answers[str(x["line_id"])] for x in lines]}
+    moved = payload.get("transfers", [])
+    if not isinstance(moved, list):
+        raise Refused("transfers", "应为转移接续明细列表")
+    return {"lines": [answers[str(x["line_id"])] for x in lines], "transfers": confirm_transfers(store, ctx, moved)}
+
+
+def confirm_transfers(store: Store, ctx: Context, moved: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """As the region left: each transfer the new region's node holds against this node's own side."""
+    ids = [str(m["transfer_id"]) for m in moved]
+    ours = {x.transfer_id: x for x in store.uncleared_transfers("out", transfer_ids=ids)} if ids else {}
+    answers = []
+    for m in moved:
+        transfer_id, left = str(m["transfer_id"]), str(m.get("from_admdvs", ""))
+        mine = ours.pop(transfer_id, None)
+        said = (str(m.get("psn_no", "")), left, str(m.get("to_admdvs", "")), fen(m.get("amount"), "amount"))
+        if ctx.federation is not None and not ctx.federation.serves(left):
+            reason = f"{left} 不是本节点的转出地"
+        elif mine is None:
+            reason = "转出地无此转移（或已清算）"
+        elif (mine.psn_no, mine.from_admdvs, mine.to_admdvs, mine.amount) != said:
+            reason = "人员、地区或金额与转出地不符"
+        else:
+            reason = ""
+        answers.append({"transfer_id": transfer_id, "status": "disputed" if reason else "confirmed", "reason": reason})
+    return answers
 
 
 def _dispute(line_id: str, reason: str) -> dict[str, Any]:
@@ -205,11 +246,12 @@ def post(store: Store, ctx: Context, payload: dict[str, Any]) -> dict[str, Any]:
     run_id = str(payload.get("run_id", ""))
     if not 0 < len(run_id) <= 30:
         raise Refused("run_id", "清算批次号应为 1 至 30 个字符")
-    if store.clearing_run_seen(run_id):
+    if store.clearing_run_seen(run_id) or store.transfers_cleared_by(run_id):
         moved = store.transfers_of(posting_id(run_id))
         return {"run_id": run_id, "already_posted": True, "transfers": len(moved)}
     treated_ids = [str(i) for i in payload.get("treated", [])]
     insured_ids = [str(i) for i in payload.get("insured", [])]
+    in_ids, out_ids = ([str(i) for i in payload.get(k, [])] for k in ("transfers_in", "transfers_out"))
     disputed = {str(d["setl_id"]): str(d.get("reason", "")) for d in payload.get("disputed", [])}
     treated = store.uncleared_settlements("T", setl_ids=treated_ids) if treated_ids else []
     insured = store.uncleared_settlements("I", setl_ids=insured_ids) if insured_ids else []
@@ -217,20 +259,34 @@ def post(store: Store, ctx: Context, payload: dict[str, Any]) -> dict[str, Any]:
         missing = set(wanted) - {r.setl_id for r in found}
         if missing:
             raise Refused(name, f"{', '.join(sorted(missing)[:5])} 不是本节点未清算的异地结算")
+    received = store.uncleared_transfers("in", transfer_ids=in_ids) if in_ids else []
+    sent = store.uncleared_transfers("out", transfer_ids=out_ids) if out_ids else []
+    for name, wanted_ids, sides in (("transfers_in", in_ids, received), ("transfers_out", out_ids, sent)):
+        missing = set(wanted_ids) - {x.transfer_id for x in sides}
+        if missing:
+            raise Refused(name, f"{', '.join(sorted(missing)[:5])} 不是本节点未清算的转移接续")
     closed: dict[str, Fen] = {}
     for row in treated:
         closed[row.insuplc_admdvs] = closed.get(row.insuplc_admdvs, 0) + paid(row)
     for row in insured:
         closed[row.mdtrtarea_admvs] = closed.get(row.mdtrtarea_admvs, 0) - paid(row)
-    net, expected = sum(closed.values()), fen(payload.get("net", "0"), "net")
+    carried: dict[str, Fen] = {}  # transfer:<region>: received from it (owed us) − sent to it (owed by us)
+    for x in received:
+        carried[x.from_admdvs] = carried.get(x.from_admdvs, 0) + x.amount
+    for x in sent:
+        carried[x.to_admdvs] = carried.get(x.to_admdvs, 0) - x.amount
+    net, expected = sum(closed.values()) + sum(carried.values()), fen(payload.get("net", "0"), "net")
     if net != expected:
         raise Refused("net", f"本节点确认明细净额 {yuan(net)} ≠ 国家平台清算净额 {yuan(expected)}")
-    transfers = clearing_posting(closed, fen(payload.get("advance", "0"), "advance"))
+    transfers = clearing_posting(closed, fen(payload.get("advance", "0"), "advance"), carried)
     store.post(posting_id(run_id), transfers, ctx.now)
     still = store.uncleared_settlements("T", setl_ids=sorted(disputed)) if disputed else []
     items = [ClearingItem(r.setl_id, "T", "cleared", run_id) for r in treated]
     items += [ClearingItem(r.setl_id, "I", "cleared", run_id) for r in insured]
     items += [ClearingItem(r.setl_id, "T", "disputed", run_id, disputed[r.setl_id]) for r in still]
     store.mark_clearing(items, ctx.now)
+    store.mark_transfers_cleared("in", [x.transfer_id for x in received], run_id)
+    store.mark_transfers_cleared("out", [x.transfer_id for x in sent], run_id)
     return {"run_id": run_id, "already_posted": False, "transfers": len(transfers), "net": yuan(net),
-            "cleared": len(treated) + len(insured), "disputed": len(still)}  # fmt: skip
+            "cleared": len(treated) + len(insured), "disputed": len(still),
+            "transfers_cleared": len(received) + len(sent)}  # fmt: skip

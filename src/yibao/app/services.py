@@ -10,7 +10,9 @@
   joint step's tasks, one per region or department, all have to pass. A returned application is
   resubmitted (``resubmit``) and its clock starts again.
 - Approval's effect (``EFFECTS``, by the item's ``effect``): 异地就医备案 files and approves the filing
-  (``yibao.app.filings``); 零星报销 and 转移接续 call their use cases.
+  (``yibao.app.filings``); 零星报销 and 转移接续 call their use cases. On a node of several, a 转移接续
+  with the other region on another node is made through the hub before the approval's transaction
+  (``through_hub``).
 - ``board``: applications by item, status and region, working days against the time limit, the share
   handled online, trips per finished application, and what is overdue.
 
@@ -25,7 +27,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from yibao.app import filings, manual_claims, transfers
 from yibao.app.accounts import CONSOLE, PORTAL, Principal, covers
@@ -33,6 +35,7 @@ from yibao.app.audit import AuditEntry, record
 from yibao.app.errors import NotFound, Refused
 from yibao.app.privacy import looks_like_certno, mask_certno, mask_name
 from yibao.app.records import local_date
+from yibao.app.transfers import Hub, HubFirst
 from yibao.domain.codes import Insutype, PsnCertType, PsnIdetType
 from yibao.domain.errors import DomainError
 from yibao.domain.filings import FilingStatus
@@ -78,7 +81,10 @@ from yibao.domain.services import (
 )
 
 if TYPE_CHECKING:
-    from yibao.app.ports import Store
+    from yibao.app.cross_region import Federation
+    from yibao.app.ports import Store, UnitOfWork
+
+T = TypeVar("T")
 
 SYSTEM = "即时办结"
 """The actor of what the platform does by itself (an instant item's approval)."""
@@ -417,13 +423,15 @@ def prefill(store: Store, item: ServiceItem, psn_no: str, today: date) -> dict[s
 
 # ---------------------------------------------------------------- what approval does
 
-Effect = Callable[["Store", Application, datetime], Mapping[str, object]]
+Effect = Callable[["Store", Application, datetime, Hub | None], Mapping[str, object]]
 """Run when an application is approved (or, for an instant item, submitted), in the same transaction:
-``(store, application, now) -> result`` shown on the application. ``application.updated_by`` is who
-approved it; ``application.form`` holds the item's fields. A Refused stops the approval (nothing is written)."""
+``(store, application, now, hub) -> result`` shown on the application. ``application.updated_by`` is who
+approved it; ``application.form`` holds the item's fields; ``hub`` is the node's way to the hub (None on a
+node alone). A Refused stops the approval (nothing is written); ``HubFirst`` asks ``through_hub`` to make
+the call through the hub first, outside the transaction, and approve again."""
 
 
-def _filing(store: Store, application: Application, now: datetime) -> dict[str, str]:
+def _filing(store: Store, application: Application, now: datetime, hub: Hub | None) -> dict[str, str]:
     """异地就医备案: the filing (``yibao.app.filings``), approved at once — by the clerk who approved the
     application, or by the platform when the item is instant and nothing needed a look."""
     f = application.form
@@ -445,15 +453,15 @@ def _filing(store: Store, application: Application, now: datetime) -> dict[str, 
     return {"filing_id": approved.filing_id, "filing": f"{approved.filing_type.label}，{approved.begndate} 至 {end}"}
 
 
-def _manual_claim(store: Store, application: Application, now: datetime) -> dict[str, str]:
+def _manual_claim(store: Store, application: Application, now: datetime, hub: Hub | None) -> dict[str, str]:
     """零星报销 (手工报销): the bill settled by the calculator and paid to the person (``yibao.app.manual_claims``)."""
     return manual_claims.effect(store, application, now)
 
 
-def _transfer(store: Store, application: Application, now: datetime) -> dict[str, str]:
-    """转移接续: the insurance relationship moved with its months and money (``yibao.app.transfers``); both
-    regions served by this node (a node of several calls the hub through ``transfers.effect``'s federation)."""
-    return transfers.effect(store, application, now)
+def _transfer(store: Store, application: Application, now: datetime, hub: Hub | None) -> dict[str, str]:
+    """转移接续: the insurance relationship moved with its months and money (``yibao.app.transfers``): here
+    when this node serves both regions, else through the hub before the approval's transaction."""
+    return transfers.effect(store, application, now, hub)
 
 
 EFFECTS: dict[str, Effect] = {
@@ -464,14 +472,31 @@ EFFECTS: dict[str, Effect] = {
 """The item's ``effect`` → what approval does. An item without one is done when approved."""
 
 
-def _run_effect(store: Store, application: Application, now: datetime) -> dict[str, str]:
+def _run_effect(store: Store, application: Application, now: datetime, hub: Hub | None) -> dict[str, str]:
     effect = application.item.effect
     if not effect:
         return {}
     use = EFFECTS.get(effect)
     if use is None:
         raise Refused("effect", f"事项 {application.item.code} 的办结动作 {effect} 未登记")
-    return {str(k): str(v) for k, v in use(store, application, now).items()}
+    return {str(k): str(v) for k, v in use(store, application, now, hub).items()}
+
+
+def through_hub(db: UnitOfWork, federation: Federation | None, use: Callable[[Store, Hub | None], T]) -> T:
+    """``use`` (a ``submit``, ``resubmit`` or ``decide_task`` given the hub) in a write transaction. When
+    approval's effect must first reach another node (``HubFirst``), that transaction is rolled back, the
+    call through the hub is made with no transaction open (idempotent by the application's id) and ``use``
+    runs again, finding it made. ``federation``: the node's (None on a node alone)."""
+    hub = Hub(federation) if federation is not None else None
+    try:
+        with db.transaction() as store:
+            return use(store, hub)
+    except HubFirst as first:
+        if hub is None:
+            raise
+        first.make(db, hub)
+    with db.transaction() as store:
+        return use(store, hub)
 
 
 # ---------------------------------------------------------------- applications
@@ -543,6 +568,7 @@ def submit(
     now: datetime,
     ip: str,
     psn_no: str = "",
+    hub: Hub | None = None,
 ) -> Application:
     """A new application: by the person in the portal (online; ``psn_no`` is theirs), or by a clerk at
     the counter for ``psn_no`` (a trip; "" for an institution's item). Materials are filled in; an
@@ -582,7 +608,7 @@ def submit(
     task = Task(application.application_id, 1, SUBMIT, "", now, application.due_date)
     store.add_task(task)
     store.close_task(replace(task, closed_at=now, outcome=PASS, actor=who.name, channel=channel, note=_noted(states)))
-    done = _apply(store, application, move, 2, now, SYSTEM if move.finished else who.name)
+    done = _apply(store, application, move, 2, now, SYSTEM if move.finished else who.name, hub)
     record(store, _entry(who, ServiceAction.SUBMIT, now, ip, done, f"{item.code} {channel} {done.status}"))
     return done
 
@@ -596,6 +622,7 @@ def resubmit(
     who: Principal,
     now: datetime,
     ip: str,
+    hub: Hub | None = None,
 ) -> Application:
     """The materials a return asked for: by the person online, or at a counter (another trip). The clock
     starts again today (the day the complete materials arrive is the day of acceptance)."""
@@ -620,7 +647,7 @@ def resubmit(
     store.add_task(task)
     store.close_task(replace(task, closed_at=now, outcome=PASS, actor=who.name, channel=channel, note=_noted(states)))
     move = submitted(application.item, application.form, states)
-    done = _apply(store, application, move, seq + 1, now, SYSTEM if move.finished else who.name)
+    done = _apply(store, application, move, seq + 1, now, SYSTEM if move.finished else who.name, hub)
     record(store, _entry(who, ServiceAction.RESUBMIT, now, ip, done, f"{channel} {done.status}"))
     return done
 
@@ -636,6 +663,7 @@ def decide_task(
     now: datetime,
     ip: str,
     missing_codes: Sequence[str] = (),
+    hub: Hub | None = None,
 ) -> Application:
     """A clerk closes an open task: pass (at check, only with every required material in hand), return
     (naming every missing material at once, 一次性告知) or refuse (saying why). When the step's last
@@ -682,18 +710,20 @@ def decide_task(
             store.close_task(replace(other, closed_at=now, outcome=CANCELLED, actor=who.name))
     if outcome != PASS:
         application = replace(application, note=note)
-    done = _apply(store, replace(application, updated_by=who.name), move, _next_seq(tasks), now, who.name)
+    done = _apply(store, replace(application, updated_by=who.name), move, _next_seq(tasks), now, who.name, hub)
     record(store, _entry(who, ServiceAction.DECIDE, now, ip, done, f"{seq} {task.step} {outcome}"))
     return done
 
 
-def _apply(store: Store, application: Application, move: Move, seq: int, now: datetime, actor: str) -> Application:
+def _apply(
+    store: Store, application: Application, move: Move, seq: int, now: datetime, actor: str, hub: Hub | None = None
+) -> Application:
     """Write the move: the application's status and step, the tasks it opens, and when it reaches done,
     approval's effect and a closed done task with its result."""
     application = replace(application, status=move.status, step=move.step, updated_at=now)
     if move.finished:
         application = replace(application, updated_by=actor)
-        result = _run_effect(store, application, now)
+        result = _run_effect(store, application, now, hub)
         application = replace(application, result=result, finished_at=now)
         note = "；".join(f"{k} {v}" for k, v in result.items())
         store.add_task(Task(application.application_id, seq, DONE, "", now, application.due_date, now, PASS, actor,

@@ -17,14 +17,19 @@ Both sides are idempotent by the transfer id (the application's): the hub call's
 from it, so a retry after a lost answer gets the first answer, and a side already recorded is
 returned, never posted twice. The calls are made with no transaction open here (a node never waits
 for another while holding its write lock); if an answer is lost, the same transfer id again completes
-the transfer. ``effect`` is the services' approval (``yibao.app.services``), inside its transaction.
+the transfer. ``effect`` is the services' approval (``yibao.app.services``), inside its transaction:
+when the other region is another node's it asks (``HubFirst``) for the transfer to be made through the
+hub before that transaction, with none open, and then finds it made.
+
+The money stays owed between the regions (``transfer:<region>`` on each node, mirror images) until the
+hub's monthly clearing carries it in the net payment (``yibao.app.clearing``; docs/cross-region.md).
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -118,6 +123,18 @@ class TransferStore(Protocol):
     def contribution_months(self, psn_no: str, insutype: str, admdvs: str) -> list[str]:
         """The months ("YYYY-MM") the region records the person paid, month by month: the months of its
         employers' paid bills, and those carried into it by transfers. Sorted."""
+
+    def uncleared_transfers(
+        self, role: str, *, before: datetime | None = None, transfer_ids: Sequence[str] | None = None
+    ) -> list[InsuranceTransfer]:
+        """Sides of ``role`` with money moved (amount > 0) that no clearing run has carried yet, recorded
+        before ``before`` (UTC) or of the given ids, in the order they were recorded."""
+
+    def mark_transfers_cleared(self, role: str, transfer_ids: Sequence[str], run_id: str) -> None:
+        """The clearing run ``run_id`` carried these sides' money."""
+
+    def transfers_cleared_by(self, run_id: str) -> int:
+        """How many sides the run carried here."""
 
 
 # ---------------------------------------------------------------- where the person arrives (转入地)
@@ -334,14 +351,44 @@ class Application(Protocol):
     def updated_by(self) -> str: ...
 
 
-def effect(
-    store: Store, application: Application, now: datetime, federation: Federation | None = None
-) -> dict[str, str]:
+@dataclass(slots=True)
+class Hub:
+    """What an approval's effect is given on a node of several: its way to the hub, and the transfers made
+    through the hub before the approval's transaction (``HubFirst.make``), by transfer id."""
+
+    federation: Federation
+    made: dict[str, InsuranceTransfer] = field(default_factory=dict)
+
+
+class HubFirst(Exception):
+    """Raised by ``effect`` in the approval's transaction when the other region is another node's and the
+    transfer is not made yet. The caller rolls that transaction back (nothing of it is written), calls
+    ``make`` with no transaction open — this node never waits for another while it holds its write lock —
+    and approves again: the effect then finds the transfer made. ``make`` is idempotent by the transfer id
+    (the application's), so an approval whose second transaction failed completes on the next attempt."""
+
+    def __init__(self, cmd: TransferIn, who: str, now: datetime) -> None:
+        super().__init__(f"转移接续 {cmd.transfer_id} 须先经国家平台办理")
+        self.cmd, self.who, self.now = cmd, who, now
+
+    def make(self, db: UnitOfWork, hub: Hub) -> InsuranceTransfer:
+        """The transfer through the hub: ``transfer_in`` where the person arrives, ``transfer_away`` where
+        they leave. Remembered in ``hub.made``; ``Unreachable``: try the approval again."""
+        if hub.federation.serves(self.cmd.to_admdvs):
+            done = transfer_in(db, hub.federation, self.cmd, self.who, self.now)
+        else:
+            done = transfer_away(db, hub.federation, self.cmd, self.who, self.now)
+        hub.made[self.cmd.transfer_id] = done
+        return done
+
+
+def effect(store: Store, application: Application, now: datetime, hub: Hub | None = None) -> dict[str, str]:
     """The services' approval of a 转移接续 application (form: insutype, from_admdvs, to_admdvs and
     optionally transfer_date, emp_name), in the approval's transaction, on either side. The transfer id
-    is the application's. When the other region is another node's, the hub is called inside this
-    transaction (a retry of the approval completes a transfer whose answer was lost); a caller that
-    can, calls ``transfer_in``/``transfer_away`` after its transaction instead."""
+    is the application's. Both regions on this node (or no ``hub``): both sides here, in this
+    transaction. Otherwise the transfer is made through the hub before it (``HubFirst``): where the
+    person arrives the side recorded here is the result; where they leave, the new region's answer that
+    ``make`` remembered (with this node's side recorded)."""
     f = application.form
     data = {**f, "transfer_id": application.application_id, "psn_no": application.psn_no}
     data["transfer_date"] = f.get("transfer_date") or local_date(now).isoformat()
@@ -350,20 +397,19 @@ def effect(
         check(cmd, local_date(now))
     except DomainError as exc:
         raise Refused(f"form.{exc.field}" if exc.field in f else exc.field, exc.reason) from None
-    who, key = application.updated_by, hashlib.sha256(cmd.transfer_id.encode()).hexdigest()[:32]
-    if federation is None or (federation.serves(cmd.from_admdvs) and federation.serves(cmd.to_admdvs)):
+    who = application.updated_by
+    if hub is None or (hub.federation.serves(cmd.from_admdvs) and hub.federation.serves(cmd.to_admdvs)):
         done = transfer_local(store, cmd, who, now)
-    elif federation.serves(cmd.to_admdvs):
+    elif hub.federation.serves(cmd.to_admdvs):
         found = store.insurance_transfer(cmd.transfer_id, "in")
-        if found is not None:
-            done = _same(found, cmd)
-        else:
-            answer = federation.call(OUT_OP, cmd.from_admdvs, f"{OUT_OP}:{key}", out_payload(cmd, who))
-            done = receive(store, cmd, answer, who, now)
-    elif federation.serves(cmd.from_admdvs):
-        answer = transfer_out(store, out_payload(cmd, who), now, federation)
-        payload = {"transfer": out_payload(cmd, who), "answer": answer}
-        done = _transfer_of(federation.call(IN_OP, cmd.to_admdvs, f"{IN_OP}:{key}", payload))
+        if found is None:
+            raise HubFirst(cmd, who, now)
+        done = _same(found, cmd)
+    elif hub.federation.serves(cmd.from_admdvs):
+        made = hub.made.get(cmd.transfer_id)
+        if made is None or store.insurance_transfer(cmd.transfer_id, "out") is None:
+            raise HubFirst(cmd, who, now)
+        done = _same(made, cmd)
     else:
         raise Refused("form.to_admdvs", f"转出地 {cmd.from_admdvs} 与转入地 {cmd.to_admdvs} 都不在本节点")
     return {

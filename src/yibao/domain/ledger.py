@@ -25,7 +25,7 @@ Account codes say what an account is:
                                     (零星报销, code ``manual_claim``) paid out to the person
     transfer:<admdvs>               what this node's regions owe another region (credit balance) or are
                                     owed by it (debit) for personal accounts moved there or from there
-                                    (转移接续, code ``transfer``), until the funds are remitted
+                                    (转移接续, code ``transfer``), until a clearing run carries them
     receivable:<emp_no>             what an employer owes of its declared contributions (应收, code ``contribution``)
     assessed:<admdvs>:<insutype>    contributions declared and not yet received: the receivables' other side
     cash:contributions              the collection account (收入户): money received from contributors
@@ -37,7 +37,9 @@ insured, the funds and the personal account pay the treating region: ``fund:…`
 ``clearing:<treating region>``. Monthly clearing closes the two sides against each other: for the
 lines the insured node confirmed, ``clearing:hub`` ↔ ``clearing:<region>`` (code ``clearing``), and
 the net payment ``cash:clearing`` → ``clearing:hub`` (received) or ``clearing:hub`` →
-``cash:clearing``/``advance:hub`` (paid, in part from the advance), one posting per run.
+``cash:clearing``/``advance:hub`` (paid, in part from the advance), one posting per run. The
+``transfer:<region>`` balances of the personal accounts moved (转移接续) that the run confirmed close
+into ``clearing:hub`` the same way, so the net payment carries them too.
 """
 
 from __future__ import annotations
@@ -156,18 +158,25 @@ def reversal_of(transfers: Sequence[Transfer]) -> list[Transfer]:
     return [Transfer(t.credit, t.debit, t.amount, Code.REVERSAL) for t in reversed(transfers)]
 
 
-def clearing_posting(closed: dict[str, Fen], advance: Fen = 0) -> list[Transfer]:
+def clearing_posting(
+    closed: dict[str, Fen], advance: Fen = 0, moved: dict[str, Fen] | None = None
+) -> list[Transfer]:
     """A clearing run's posting on one node. ``closed``: for each other region, the confirmed lines'
     net (treated here for its insured − this node's insured treated there), which leaves its
-    ``clearing:<region>`` balance for ``clearing:hub``; then the net of them all is paid by the hub
-    (> 0) or to it (< 0), ``advance`` of it from the advance paid in before."""
+    ``clearing:<region>`` balance for ``clearing:hub``; ``moved``: the same for personal accounts moved
+    (转移接续: received here from the region − sent here to it), which leaves ``transfer:<region>``. Then
+    the net of them all is paid by the hub (> 0) or to it (< 0), ``advance`` of it from the advance paid
+    in before."""
+    moved = moved or {}
+    accounts = [(clearing_account(r), a) for r, a in closed.items()]
+    accounts += [(transfer_account(r), a) for r, a in moved.items()]
     transfers = []
-    for region, amount in sorted(closed.items()):
+    for account, amount in sorted(accounts):
         if amount > 0:
-            transfers.append(Transfer(HUB_CLEARING, clearing_account(region), amount, Code.CLEARING))
+            transfers.append(Transfer(HUB_CLEARING, account, amount, Code.CLEARING))
         elif amount < 0:
-            transfers.append(Transfer(clearing_account(region), HUB_CLEARING, -amount, Code.CLEARING))
-    net = sum(closed.values())
+            transfers.append(Transfer(account, HUB_CLEARING, -amount, Code.CLEARING))
+    net = sum(closed.values()) + sum(moved.values())
     if not 0 <= advance <= max(0, -net):
         raise DomainError("advance", f"预付金抵扣 {advance} 超过应付净额 {max(0, -net)}")
     if net > 0:

@@ -3,11 +3,14 @@
 1. Every node sends its month's detail as the treating region (``clearing-detail``, 3260-style): its
    "T" settlements and reversals of the month, and earlier ones no run has cleared.
 2. Each node's lines go to the insured regions' nodes, which confirm or dispute each one against their
-   own "I" settlements (``clearing-confirm``, 3261/3262-style).
+   own "I" settlements (``clearing-confirm``, 3261/3262-style). Transfers (转移接续) likewise: the new
+   region's node sends the personal accounts it received and no run has carried, the region left's node
+   confirms each against its own side.
 3. The confirmed amounts are netted across all region pairs into one figure per region: what was
    treated there for the others (receivable) less what its insured were treated for elsewhere
-   (payable). The nets sum to zero. A region that pays has its advance (预付金, ``yibao hub advance``)
-   drawn first; only the rest is paid in cash.
+   (payable), plus the personal accounts moved into it less those moved out. The nets sum to zero. A
+   region that pays has its advance (预付金, ``yibao hub advance``) drawn first; only the rest is paid in
+   cash.
 4. The run is stored here (``hub_clearing_*``), then every node posts its result (``clearing-post``,
    idempotent by the run id). If a node cannot be reached, the run stays "posting": running the same
    month again re-sends the stored run (nothing is posted twice) before any new run is made.
@@ -18,7 +21,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -64,6 +67,21 @@ class Line:
 
 
 @dataclass
+class TransferLine:
+    """One 转移接续 of a run: the new region's node (``in_node``) is owed ``amount`` by the region left."""
+
+    in_node: str
+    transfer_id: str
+    psn_no: str
+    from_admdvs: str
+    to_admdvs: str
+    transfer_date: date
+    amount: Fen
+    status: str = "disputed"
+    reason: str = ""
+
+
+@dataclass
 class Net:
     admdvs: str
     node_id: str
@@ -89,28 +107,34 @@ class Run:
     status: str
     lines: list[Line] = field(default_factory=list)
     nets: dict[str, Net] = field(default_factory=dict)
+    transfers: list[TransferLine] = field(default_factory=list)
     resumed: bool = False
     failures: list[str] = field(default_factory=list)
 
     def pairs(self) -> dict[tuple[str, str], Fen]:
-        """(insured region, treating region) → the confirmed amount the first owes the second."""
+        """(insured region or region left, treating region or new region) → the confirmed amount the first
+        owes the second."""
+        owed = [(x.insured_admdvs, x.treating_admdvs, x.amount) for x in self.lines if x.status == "confirmed"]
+        owed += [(x.from_admdvs, x.to_admdvs, x.amount) for x in self.transfers if x.status == "confirmed"]
         out: dict[tuple[str, str], Fen] = {}
-        for x in self.lines:
-            if x.status == "confirmed":
-                key = (x.insured_admdvs, x.treating_admdvs)
-                out[key] = out.get(key, 0) + x.amount
+        for payer, payee, amount in owed:
+            out[payer, payee] = out.get((payer, payee), 0) + amount
         return out
 
 
-def net_regions(lines: Iterable[Line], node_of: dict[str, str]) -> dict[str, Net]:
-    """Each region's receivable and payable over the confirmed lines (the nets sum to zero)."""
+def net_regions(
+    lines: Iterable[Line], node_of: dict[str, str], transfers: Iterable[TransferLine] = ()
+) -> dict[str, Net]:
+    """Each region's receivable and payable over the confirmed lines and transfers (the nets sum to zero)."""
+    owed = [(x.insured_admdvs, x.treating_admdvs, x.amount, x.status) for x in lines]
+    owed += [(x.from_admdvs, x.to_admdvs, x.amount, x.status) for x in transfers]
     nets: dict[str, Net] = {}
-    for x in lines:
-        for admdvs in (x.treating_admdvs, x.insured_admdvs):
+    for payer, payee, amount, status in owed:
+        for admdvs in (payee, payer):
             nets.setdefault(admdvs, Net(admdvs, node_of.get(admdvs, "")))
-        if x.status == "confirmed":
-            nets[x.treating_admdvs].receivable += x.amount
-            nets[x.insured_admdvs].payable += x.amount
+        if status == "confirmed":
+            nets[payee].receivable += amount
+            nets[payer].payable += amount
     return nets
 
 
@@ -198,7 +222,16 @@ def gather(directory: Directory, caller: NodeCaller, month: str, run_id: str) ->
             if directory.node_for(line.treating_admdvs) != node:
                 line.reason = f"{line.treating_admdvs} 不由节点 {node.node_id} 服务"
             run.lines.append(line)
-    batches: dict[tuple[str, str], list[Line]] = {}
+        for x in data.get("transfers", []):
+            moved = TransferLine(
+                in_node=node.node_id, transfer_id=str(x["transfer_id"])[:64], psn_no=str(x["psn_no"]),
+                from_admdvs=str(x["from_admdvs"]), to_admdvs=str(x["to_admdvs"]),
+                transfer_date=date.fromisoformat(str(x["transfer_date"])), amount=fen(x["amount"], "amount"),
+            )  # fmt: skip
+            if directory.node_for(moved.to_admdvs) != node:
+                moved.reason = f"{moved.to_admdvs} 不由节点 {node.node_id} 服务"
+            run.transfers.append(moved)
+    batches: dict[tuple[str, str], tuple[list[Line], list[TransferLine]]] = {}
     for line in run.lines:
         insured = directory.node_for(line.insured_admdvs)
         if line.reason:
@@ -206,9 +239,17 @@ def gather(directory: Directory, caller: NodeCaller, month: str, run_id: str) ->
         if insured is None or insured.node_id == line.treating_node:
             line.reason = f"参保地 {line.insured_admdvs} 没有接入国家平台的其他节点"
             continue
-        batches.setdefault((insured.node_id, line.treating_node), []).append(line)
-    for i, ((insured_id, _), lines) in enumerate(sorted(batches.items())):
-        payload = {"lines": [line_payload(x) for x in lines]}
+        batches.setdefault((insured.node_id, line.treating_node), ([], []))[0].append(line)
+    for moved in run.transfers:  # both regions on one node too: its two regions' funds are still two
+        left = directory.node_for(moved.from_admdvs)
+        if moved.reason:
+            continue
+        if left is None:
+            moved.reason = f"转出地 {moved.from_admdvs} 没有接入国家平台"
+            continue
+        batches.setdefault((left.node_id, moved.in_node), ([], []))[1].append(moved)
+    for i, ((insured_id, _), (lines, transfers)) in enumerate(sorted(batches.items())):
+        payload = {"lines": [line_payload(x) for x in lines], "transfers": [transfer_payload(x) for x in transfers]}
         answers = caller.call(nodes[insured_id], CONFIRM, f"{run_id}:confirm:{i}", payload)
         by_id = {str(a["line_id"]): a for a in answers.get("lines", [])}
         for x in lines:
@@ -219,12 +260,22 @@ def gather(directory: Directory, caller: NodeCaller, month: str, run_id: str) ->
                 x.status, x.insured_setl_id = "confirmed", str(a["insured_setl_id"])
             else:
                 x.reason = str(a.get("reason") or "参保地有异议")
+        said = {str(a["transfer_id"]): a for a in answers.get("transfers", [])}
+        for t_ in transfers:
+            a = said.get(t_.transfer_id)
+            if a is None:
+                t_.reason = "转出地未答复此转移"
+            elif a.get("status") == "confirmed":
+                t_.status = "confirmed"
+            else:
+                t_.reason = str(a.get("reason") or "转出地有异议")
     node_of = {}
-    for line in run.lines:
-        for admdvs in (line.treating_admdvs, line.insured_admdvs):
-            serving = directory.node_for(admdvs)
-            node_of[admdvs] = serving.node_id if serving else ""
-    run.nets = net_regions(run.lines, node_of)
+    regions = [a for x in run.lines for a in (x.treating_admdvs, x.insured_admdvs)]
+    regions += [a for x in run.transfers for a in (x.to_admdvs, x.from_admdvs)]
+    for admdvs in regions:
+        serving = directory.node_for(admdvs)
+        node_of[admdvs] = serving.node_id if serving else ""
+    run.nets = net_regions(run.lines, node_of, run.transfers)
     return run
 
 
@@ -244,17 +295,26 @@ def line_payload(x: Line) -> dict[str, Any]:
     }
 
 
+def transfer_payload(x: TransferLine) -> dict[str, Any]:
+    return {
+        "transfer_id": x.transfer_id, "psn_no": x.psn_no, "from_admdvs": x.from_admdvs, "to_admdvs": x.to_admdvs,
+        "transfer_date": x.transfer_date.isoformat(), "amount": _yuan(x.amount),
+    }  # fmt: skip
+
+
 def _yuan(fen_: Fen) -> str:
     return f"{Decimal(fen_) / 100:.2f}"
 
 
 def post_payloads(run: Run) -> dict[str, dict[str, Any]]:
-    """What each node posts: its confirmed lines (both roles), its disputed ones, its regions' net."""
+    """What each node posts: its confirmed lines (both roles), its disputed ones, its confirmed transfers
+    (both sides), its regions' net."""
     out: dict[str, dict[str, Any]] = {}
 
     def of(node_id: str) -> dict[str, Any]:
         return out.setdefault(node_id, {"run_id": run.run_id, "month": run.month, "treated": [], "insured": [],
-                                        "disputed": [], "net": 0, "advance": 0})  # fmt: skip
+                                        "disputed": [], "transfers_in": [], "transfers_out": [], "net": 0,
+                                        "advance": 0})  # fmt: skip
 
     for n in run.nets.values():
         if n.node_id:
@@ -268,6 +328,10 @@ def post_payloads(run: Run) -> dict[str, dict[str, Any]]:
             of(run.nets[x.insured_admdvs].node_id)["insured"].append(x.insured_setl_id)
         else:
             treating["disputed"].append({"setl_id": x.line_id, "reason": x.reason})
+    for moved in run.transfers:
+        if moved.status == "confirmed":
+            of(moved.in_node)["transfers_in"].append(moved.transfer_id)
+            of(run.nets[moved.from_admdvs].node_id)["transfers_out"].append(moved.transfer_id)
     for p in out.values():
         p["net"], p["advance"] = _yuan(p["net"]), _yuan(p["advance"])
     return out
@@ -337,6 +401,11 @@ def save_run(engine: Engine, run: Run) -> None:
                     for n in run.nets.values()
                 ],
             )
+        if run.transfers:
+            conn.execute(
+                insert(t.hub_clearing_transfer),
+                [{"run_id": run.run_id, **{k: getattr(x, k) for k in TRANSFER_COLUMNS}} for x in run.transfers],
+            )
         draws = [n for n in run.nets.values() if n.advance > 0]
         if draws:
             conn.execute(
@@ -352,6 +421,11 @@ LINE_COLUMNS = (
 )  # fmt: skip
 
 
+TRANSFER_COLUMNS = (
+    "in_node", "transfer_id", "psn_no", "from_admdvs", "to_admdvs", "transfer_date", "amount", "status", "reason",
+)  # fmt: skip
+
+
 def load_run(engine: Engine, run_id: str) -> Run:
     with engine.connect() as conn:
         r = conn.execute(select(t.hub_clearing_run).where(t.hub_clearing_run.c.run_id == run_id)).one()
@@ -360,6 +434,9 @@ def load_run(engine: Engine, run_id: str) -> Run:
         for row in conn.execute(select(t.hub_clearing_line).where(lc.run_id == run_id).order_by(lc.setl_time)):
             m = row._mapping
             run.lines.append(Line(**{k: m[k] for k in LINE_COLUMNS}))
+        xc = t.hub_clearing_transfer.c
+        for row in conn.execute(select(t.hub_clearing_transfer).where(xc.run_id == run_id).order_by(xc.transfer_id)):
+            run.transfers.append(TransferLine(**{k: row._mapping[k] for k in TRANSFER_COLUMNS}))
         nc = t.hub_clearing_net.c
         for row in conn.execute(select(t.hub_clearing_net).where(nc.run_id == run_id).order_by(nc.admdvs)):
             run.nets[row.admdvs] = Net(row.admdvs, row.node_id, int(row.receivable), int(row.payable),
@@ -386,14 +463,14 @@ def pay_advance(engine: Engine, admdvs: str, amount: Fen) -> Fen:
 
 
 def render(run: Run) -> list[Any]:
-    """The run as rich tables: who owes whom, each region's net and payment, the disputed lines."""
+    """The run as rich tables: who owes whom, each region's net and payment, the transfers, the disputed lines."""
     from rich.table import Table
 
     regions = sorted(run.nets)
     pairs = run.pairs()
     title = f"清算 {run.month}  {run.run_id}" + ("（续发）" if run.resumed else "")
-    matrix = Table(title=f"{title}：参保地（行）应付就医地（列）", show_footer=True)
-    matrix.add_column("参保地 \\ 就医地", footer="合计")
+    matrix = Table(title=f"{title}：参保地、转出地（行）应付就医地、转入地（列）", show_footer=True)
+    matrix.add_column("应付 \\ 应收", footer="合计")
     for col in regions:
         matrix.add_column(col, justify="right", footer=_yuan(sum(v for (_, b), v in pairs.items() if b == col)))
     matrix.add_column("应付合计", justify="right", footer=_yuan(sum(pairs.values())))
@@ -417,6 +494,14 @@ def render(run: Run) -> list[Any]:
         nets.add_row(n.admdvs, n.node_id, _yuan(n.receivable), _yuan(n.payable), _yuan(n.net), _yuan(n.advance),
                      _yuan(n.cash), "是" if n.posted_at else "否")  # fmt: skip
     out: list[Any] = [matrix, nets]
+    if run.transfers:
+        moved = Table(title=f"转移接续（个人账户）{len(run.transfers)} 笔")
+        for name in ("转入地节点", "转移", "转出地", "转入地", "金额", "状态"):
+            moved.add_column(name, justify="right" if name == "金额" else "left")
+        for m in run.transfers:
+            state = "已确认" if m.status == "confirmed" else f"有异议：{m.reason}"
+            moved.add_row(m.in_node, m.transfer_id, m.from_admdvs, m.to_admdvs, _yuan(m.amount), state)
+        out.append(moved)
     disputed = [x for x in run.lines if x.status != "confirmed"]
     if disputed:
         d = Table(title=f"有异议的明细 {len(disputed)} 条（结转下月）")

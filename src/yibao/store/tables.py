@@ -651,6 +651,21 @@ hub_clearing_net = Table(  # the hub: each region's net in a run, and whether it
     Column("posted_at", DateTime, nullable=True),
 )
 
+hub_clearing_transfer = Table(  # the hub: each 转移接续 a run saw, as the receiving node sent it (0016)
+    "hub_clearing_transfer",
+    metadata,
+    Column("run_id", String(30), ForeignKey("hub_clearing_run.run_id"), primary_key=True),
+    Column("transfer_id", String(64), primary_key=True),
+    Column("in_node", String(25), nullable=False),  # the node of the new region (转入地), which is owed it
+    Column("psn_no", String(30), nullable=False),
+    Column("from_admdvs", String(6), nullable=False),  # pays
+    Column("to_admdvs", String(6), nullable=False),  # receives
+    Column("transfer_date", Date, nullable=False),
+    money("amount"),  # the personal account's balance moved
+    Column("status", String(10), nullable=False),  # confirmed (by the region left's node), disputed
+    Column("reason", Text, nullable=False, server_default=""),
+)
+
 hub_advance = Table(  # the hub: advances (预付金) regions paid in (+) and clearing runs drew (−)
     "hub_advance",
     metadata,
@@ -813,6 +828,7 @@ insurance_transfer = Table(  # 转移接续: one side of a transfer (out where t
     Column("note", Text, nullable=False, server_default=""),
     Column("created_by", String(50), nullable=False),
     Column("created_at", DateTime, nullable=False),
+    Column("cleared_run_id", String(30), nullable=True),  # the clearing run that carried its money (0016)
 )
 
 # ---------------------------------------------------------------- contributions and the funds (docs/contributions.md)

@@ -4,10 +4,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, fields
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import Connection, delete, func, insert, select, update
 
 from yibao.app.records import IdentityRecord, InsuranceRecord, PersonRecord
 from yibao.app.transfers import InsuranceTransfer
@@ -61,6 +63,31 @@ class SqlTransfers:
         for text in self.conn.execute(carried).scalars():
             months.update(json.loads(text))
         return sorted(months)
+
+    def uncleared_transfers(
+        self, role: str, *, before: datetime | None = None, transfer_ids: Sequence[str] | None = None
+    ) -> list[InsuranceTransfer]:
+        x = t.insurance_transfer.c
+        q = select(*(x[n] for n in _TRANSFER)).where(x.role == role, x.cleared_run_id.is_(None), x.amount > 0)
+        if before is not None:
+            q = q.where(x.created_at < before)
+        if transfer_ids is not None:
+            q = q.where(x.transfer_id.in_(list(transfer_ids)))
+        return [_transfer(r) for r in self.conn.execute(q.order_by(x.created_at, x.transfer_id))]
+
+    def mark_transfers_cleared(self, role: str, transfer_ids: Sequence[str], run_id: str) -> None:
+        x = t.insurance_transfer.c
+        ids = list(transfer_ids)
+        for start in range(0, len(ids), 500):
+            self.conn.execute(
+                update(t.insurance_transfer)
+                .where(x.role == role, x.transfer_id.in_(ids[start : start + 500]), x.cleared_run_id.is_(None))
+                .values(cleared_run_id=run_id)
+            )
+
+    def transfers_cleared_by(self, run_id: str) -> int:
+        x = t.insurance_transfer.c
+        return int(self.conn.execute(select(func.count()).where(x.cleared_run_id == run_id)).scalar_one())
 
     def save_insurance(self, insurance: InsuranceRecord) -> None:
         i = t.insurance.c

@@ -666,7 +666,9 @@ def console_router(
     add_supervision_routes(
         router, page=page, accounts=accounts, now=utc_now, client_ip=client_ip, federation=federation
     )
-    add_service_routes(router, page=page, accounts=accounts, audit=audit, now=utc_now, client_ip=client_ip)
+    add_service_routes(
+        router, page=page, accounts=accounts, audit=audit, now=utc_now, client_ip=client_ip, federation=federation
+    )
     add_policy_simulation_routes(router, page=page)
     add_fund_routes(router, page=page, accounts=accounts, audit=audit, now=utc_now)  # contributions and funds
 

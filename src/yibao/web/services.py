@@ -12,7 +12,9 @@ tasks of the clerk's region, ``/console/services/counter`` an application at the
 ``/console/services/applications/{id}`` an application with pass / return / refuse on each open task.
 
 Every page that shows an application or a person's data, and every change, is written to the audit log
-by the use cases. The routes are added to the console's router, so the guard checks each one.
+by the use cases. A submission, resubmission or decision runs through ``services.through_hub`` with the
+node's federation: a 转移接续 approved here whose other region is another node's is made through the hub.
+The routes are added to the console's router, so the guard checks each one.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypeVar
-from urllib.parse import parse_qs, quote
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
@@ -29,9 +31,11 @@ from starlette.concurrency import run_in_threadpool
 from yibao.app import services
 from yibao.app.accounts import Principal
 from yibao.app.audit import Action
+from yibao.app.cross_region import Federation
 from yibao.app.errors import NotFound
 from yibao.app.ports import Store, UnitOfWork
 from yibao.app.records import local_date, local_time
+from yibao.app.transfers import Hub
 from yibao.domain.errors import DomainError
 from yibao.domain.services import (
     CHANNELS,
@@ -45,14 +49,11 @@ from yibao.domain.services import (
     UNIFIED_LABELS,
 )
 from yibao.web.guard import principal_of
+from yibao.web.supervision import form_lists
 
 T = TypeVar("T")
 Page = Callable[..., Response]
 Audit = Callable[..., None]
-
-
-async def form_lists(request: Request) -> dict[str, list[str]]:
-    return parse_qs((await request.body()).decode("utf-8", "replace"), keep_blank_values=True)
 
 
 def split_form(f: dict[str, list[str]]) -> tuple[dict[str, str], dict[str, str], list[str]]:
@@ -73,8 +74,10 @@ def add_service_routes(
     audit: Audit,
     now: Callable[[], datetime],
     client_ip: Callable[[Request], str],
+    federation: Federation | None = None,
 ) -> None:
-    """The service pages on ``router`` (whose route class is guarded); ``page`` and ``audit`` are the console's."""
+    """The service pages on ``router`` (whose route class is guarded); ``page`` and ``audit`` are the console's;
+    ``federation``: the node's way to the hub (None on a node alone)."""
 
     def write(use: Callable[[Store], T]) -> T:
         with accounts.transaction() as store:
@@ -83,6 +86,10 @@ def add_service_routes(
     def read(use: Callable[[Store], T]) -> T:
         with accounts.transaction(write=False) as store:
             return use(store)
+
+    def change(use: Callable[[Store, Hub | None], T]) -> T:
+        """What may run approval's effect: through the hub first where it must (``services.through_hub``)."""
+        return services.through_hub(accounts, federation, use)
 
     def caller(request: Request) -> Principal:
         who = principal_of(request)
@@ -96,9 +103,6 @@ def add_service_routes(
             source_labels=SOURCES, unified_labels=UNIFIED_LABELS, local=local_time, departments=DEPARTMENTS,
             **context,
         )  # fmt: skip
-
-    async def posted(request: Request) -> dict[str, list[str]]:
-        return await form_lists(request)
 
     # ---------------------------------------------------------------- the portal
 
@@ -134,15 +138,16 @@ def add_service_routes(
 
     @router.post("/portal/services/{item_code}")
     async def portal_apply(request: Request, item_code: str) -> Response:
-        f = await posted(request)
+        f = await form_lists(request)
         return await run_in_threadpool(portal_applying, request, item_code, f)
 
     def portal_applying(request: Request, item_code: str, f: dict[str, list[str]]) -> Response:
         who, at, ip = caller(request), now(), client_ip(request)
         fields, provided, promised = split_form(f)
         try:
-            made = write(lambda store: services.submit(
+            made = change(lambda store, hub: services.submit(
                 store, item_code=item_code, form=fields, provided=provided, promised=promised, who=who, now=at, ip=ip,
+                hub=hub,
             ))  # fmt: skip
         except DomainError as exc:
             return portal_form(request, item_code, 400, str(exc), fields)
@@ -162,15 +167,16 @@ def add_service_routes(
 
     @router.post("/portal/applications/{application_id}/resubmit")
     async def portal_resubmit(request: Request, application_id: str) -> Response:
-        f = await posted(request)
+        f = await form_lists(request)
         return await run_in_threadpool(resubmitting, request, application_id, f, "/portal/applications/")
 
     def resubmitting(request: Request, application_id: str, f: dict[str, list[str]], back: str) -> Response:
         who, at, ip = caller(request), now(), client_ip(request)
         _, provided, promised = split_form(f)
         try:
-            write(lambda store: services.resubmit(
-                store, application_id, provided=provided, promised=promised, who=who, now=at, ip=ip))  # fmt: skip
+            change(lambda store, hub: services.resubmit(
+                store, application_id, provided=provided, promised=promised, who=who, now=at, ip=ip, hub=hub,
+            ))  # fmt: skip
         except DomainError as exc:
             if back.startswith("/portal"):
                 return portal_application(request, application_id, 409, str(exc))
@@ -211,7 +217,7 @@ def add_service_routes(
 
     @router.post("/console/services/catalogue/adopt")
     async def adopt(request: Request) -> Response:
-        f = {k: v[0] for k, v in (await posted(request)).items() if v}
+        f = {k: v[0] for k, v in (await form_lists(request)).items() if v}
         return await run_in_threadpool(adopting, request, f.get("admdvs", "").strip()[:6])
 
     def adopting(request: Request, admdvs: str) -> Response:
@@ -242,7 +248,7 @@ def add_service_routes(
 
     @router.post("/console/services/counter")
     async def counter_post(request: Request) -> Response:
-        f = await posted(request)
+        f = await form_lists(request)
         return await run_in_threadpool(counter_action, request, f)
 
     def counter_action(request: Request, f: dict[str, list[str]]) -> Response:
@@ -259,9 +265,9 @@ def add_service_routes(
         fields, provided, promised = split_form(f)
         psn_no = first.get("psn_no", "").strip()[:30]
         try:
-            made = write(lambda store: services.submit(
+            made = change(lambda store, hub: services.submit(
                 store, item_code=item_code, form=fields, provided=provided, promised=promised, who=who, now=at,
-                ip=ip, psn_no=psn_no,
+                ip=ip, psn_no=psn_no, hub=hub,
             ))  # fmt: skip
         except DomainError as exc:
             return counter_page(request, 404 if isinstance(exc, NotFound) else 400, str(exc), values=fields)
@@ -282,7 +288,7 @@ def add_service_routes(
 
     @router.post("/console/services/applications/{application_id}/tasks/{seq}")
     async def decide(request: Request, application_id: str, seq: str) -> Response:
-        f = await posted(request)
+        f = await form_lists(request)
         return await run_in_threadpool(deciding, request, application_id, seq, f)
 
     def deciding(request: Request, application_id: str, seq: str, f: dict[str, list[str]]) -> Response:
@@ -292,9 +298,9 @@ def add_service_routes(
             return console_application(request, application_id, 404, "seq: 任务编号应为数字")
         outcome = first.get("outcome", "")
         try:
-            write(lambda store: services.decide_task(
+            change(lambda store, hub: services.decide_task(
                 store, application_id, int(seq), outcome, note=first.get("note", ""), who=who, now=at, ip=ip,
-                missing_codes=[c for c in f.get("missing", []) if c],
+                missing_codes=[c for c in f.get("missing", []) if c], hub=hub,
             ))  # fmt: skip
         except NotFound as exc:
             return console_application(request, application_id, 404, str(exc))
@@ -306,5 +312,5 @@ def add_service_routes(
 
     @router.post("/console/services/applications/{application_id}/resubmit")
     async def counter_resubmit(request: Request, application_id: str) -> Response:
-        f = await posted(request)
+        f = await form_lists(request)
         return await run_in_threadpool(resubmitting, request, application_id, f, "/console/services/applications/")
