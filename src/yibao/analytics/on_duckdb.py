@@ -50,12 +50,25 @@ def connect(
         elif name in ("items", "item_lists"):
             con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet({_path(found[0])})")
         else:
-            glob = _path(data_dir / name / "*" / "*" / "*.parquet")
-            con.execute(
-                f"CREATE VIEW {name} AS SELECT * FROM read_parquet({glob}, hive_partitioning = true, "
-                "hive_types = {'admdvs': VARCHAR, 'month': VARCHAR})"
-            )
+            _partitioned(con, name, _path(data_dir / name / "*" / "*" / "*.parquet"))
     return con
+
+
+def _partitioned(con: duckdb.DuckDBPyConnection, name: str, source: str) -> None:
+    con.execute(
+        f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM read_parquet({source}, hive_partitioning = true, "
+        "hive_types = {'admdvs': VARCHAR, 'month': VARCHAR})"
+    )
+
+
+def _of_months(con: duckdb.DuckDBPyConnection, data_dir: Path, months: list[str]) -> None:
+    """Views ``lines`` and ``diagnoses`` over those months' files only. DuckDB estimates a Parquet scan's rows
+    from the files it lists first: over the whole glob, a later month's lines look like one row, and the
+    staging join then hashes ten million lines instead of the month's visits (4-5 s more a chunk at 10M)."""
+    for name in ("lines", "diagnoses"):
+        found = [f for f in files(data_dir, name) if f.parent.name.removeprefix("month=") in months]
+        if found:
+            _partitioned(con, name, "[" + ", ".join(_path(f) for f in found) + "]")
 
 
 def run(
@@ -85,6 +98,7 @@ def run(
             con.execute(staged[name])
         into = _Into(con)
         for chunk in chunks:
+            _of_months(con, data_dir, chunk)
             for _, statement in staging(DIALECT, chunk):
                 con.execute(statement)
             _views(con)

@@ -36,6 +36,9 @@ class Dialect:
     """Days since 1970-01-01 of the DATE ``{}``, an integer."""
     row_id: str
     """A distinct integer for each row of a query."""
+    hash: str
+    """An integer hash of the values ``{}`` (equal values, equal hashes; the engines' hashes differ): a cheap
+    key to narrow a join or a grouping on text, whose text is then compared on the few rows left."""
     view: str
     """Make a view ``{name}`` of ``{query}``."""
     stage: str
@@ -56,6 +59,7 @@ DIALECTS = {
         name="duckdb",
         day="date_diff('day', DATE '1970-01-01', {})",
         row_id="row_number() OVER ()",
+        hash="hash({})",
         view="CREATE OR REPLACE TEMP VIEW {name} AS {query}",
         stage="CREATE OR REPLACE TEMP TABLE {name} AS {query}",
         quote=_quote_doubling,
@@ -64,6 +68,7 @@ DIALECTS = {
         name="spark",
         day="datediff({}, DATE '1970-01-01')",
         row_id="monotonically_increasing_id()",
+        hash="xxhash64({})",
         view="CREATE OR REPLACE TEMPORARY VIEW {name} AS {query}",
         stage="CREATE OR REPLACE TEMPORARY VIEW {name} AS {query}",
         quote=_quote_backslash,
@@ -108,7 +113,7 @@ LEFT JOIN (SELECT med_list_codg,
     lines = f"""
 SELECT v.vid, c.cid, l.feedetl_sn, {d.day.format("l.fee_date")} AS fee_day,
        CAST(ROUND(l.cnt * 10000) AS BIGINT) AS cnt_q, CAST(ROUND(l.pric * 1000000) AS BIGINT) AS pric_m,
-       l.cnt, l.pric, l.amount, COALESCE(l.days, 0) AS days, v.kind, v.cross_region, v.begn_day, v.end_day
+       l.cnt, l.pric, l.amount, COALESCE(l.days, 0) AS days, v.kind, v.cross_region, v.begn_day, v.end_day, v.ph
 FROM {of_months("lines")} l
 JOIN {of_months("pe_visits")} v ON v.mdtrt_id = l.mdtrt_id
 JOIN pe_codes c ON c.med_list_codg = l.med_list_codg"""
@@ -132,7 +137,8 @@ def _visits(d: Dialect, more: str) -> str:
     return f"""
 SELECT {d.row_id} AS vid, setl_id, mdtrt_id, psn_no, gend, age, insutype, fixmedins_code, hosp_lv, atddr_no,
        med_type, kind, cross_region, {d.day.format("begn_date")} AS begn_day, {d.day.format("end_date")} AS end_day,
-       COALESCE(main_dx, '') AS main_dx, substr(COALESCE(main_dx, ''), 1, 3) AS dx3, medfee_sumamt{more}
+       COALESCE(main_dx, '') AS main_dx, substr(COALESCE(main_dx, ''), 1, 3) AS dx3, medfee_sumamt,
+       {d.hash.format("psn_no")} AS ph{more}
 FROM visits"""
 
 

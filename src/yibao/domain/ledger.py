@@ -158,9 +158,7 @@ def reversal_of(transfers: Sequence[Transfer]) -> list[Transfer]:
     return [Transfer(t.credit, t.debit, t.amount, Code.REVERSAL) for t in reversed(transfers)]
 
 
-def clearing_posting(
-    closed: dict[str, Fen], advance: Fen = 0, moved: dict[str, Fen] | None = None
-) -> list[Transfer]:
+def clearing_posting(closed: dict[str, Fen], advance: Fen = 0, moved: dict[str, Fen] | None = None) -> list[Transfer]:
     """A clearing run's posting on one node. ``closed``: for each other region, the confirmed lines'
     net (treated here for its insured − this node's insured treated there), which leaves its
     ``clearing:<region>`` balance for ``clearing:hub``; ``moved``: the same for personal accounts moved
