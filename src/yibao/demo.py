@@ -11,6 +11,7 @@ and prints it, with one insured person's ID and card numbers for the portal.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import subprocess
@@ -41,6 +42,7 @@ from yibao.store.database import Database
 from yibao.store.engine import make_engine
 from yibao.store.personal import personal_for
 from yibao.store.tables import person
+from yibao.web.policy_simulation import SIMULATIONS_ENV
 
 # Guangzhou's first afternoon on the national platform, 2021-07-12 until 16:30 (shared/seeds/000).
 GO_LIVE = {"settlements": "165,251", "institutions": "688 / 1,307", "medfee": "113,975,000.00",
@@ -70,6 +72,7 @@ def run(
     del city
     contribution_history(console, url, seed)
     service_applications(console, url, seed)
+    simulations = policy_what_if(console, db_path, persons, seed)
     password, portal = demo_accounts(url)
 
     # the hospitals sign every request for the gateway (SM3-HMAC), each with its own secret from this key
@@ -80,7 +83,13 @@ def run(
     sms = db_path.with_suffix(".sms")  # the one-time codes of the e-voucher's activation, one JSON line each
     server = subprocess.Popen(
         [sys.executable, "-m", "yibao", "serve", "--port", str(port), "--workers", "1", "--no-upgrade"],
-        env={**os.environ, "YIBAO_DATABASE_URL": url, "YIBAO_GATEWAY_KEY_FILE": str(keys), OUTBOX_ENV: str(sms)},
+        env={
+            **os.environ,
+            "YIBAO_DATABASE_URL": url,
+            "YIBAO_GATEWAY_KEY_FILE": str(keys),
+            OUTBOX_ENV: str(sms),
+            SIMULATIONS_ENV: str(simulations),
+        },
     )
     try:
         wait_until_up(base, server)
@@ -192,6 +201,29 @@ def service_applications(console: Console, url: str, seed: int) -> None:
     finally:
         db.dispose()
     console.print(f"[bold]经办服务[/bold] {report.text()}，{report.seconds:.1f} 秒 (/console/services)")
+
+
+def policy_what_if(console: Console, db_path: Path, persons: int, seed: int) -> Path:
+    """A year of synthetic claims for the city's insured replayed under Guangzhou's employee policy and the
+    illustrative proposal (docs/policy-simulation.md), so that /console/policy-simulation has a report."""
+    from yibao.analytics.simulation import simulate
+    from yibao.files import load_policy
+    from yibao.sim.city import POLICY_DIR
+    from yibao.sim.replay_claims import generate
+
+    folder = db_path.with_name(f"{db_path.stem}-simulations")
+    claims = folder / "claims-2024.parquet"
+    written = generate(claims, persons, year=2024, seed=seed)
+    baselines = [
+        load_policy(POLICY_DIR / "employee-2022-12.toml"),
+        load_policy(POLICY_DIR / "resident-illustrative.toml"),
+    ]
+    proposal = load_policy(POLICY_DIR.parent / "policy-simulation" / "employee-proposal.toml")
+    report = simulate(claims, baselines, [proposal])
+    (folder / "employee-proposal.json").write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
+    console.print(f"[bold]政策测算[/bold] {written.claims:,} 笔 2024 年结算按调整方案（示意）重算，"
+                  f"{written.seconds + report['seconds']:.1f} 秒 (/console/policy-simulation)")  # fmt: skip
+    return folder
 
 
 def demo_accounts(url: str) -> tuple[str, tuple[str, str, str] | None]:

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from yibao.accounts_cli import DbUrl, now, operator
-from yibao.app import services
+from yibao.app import service_lists
 from yibao.domain.errors import DomainError
 from yibao.files import FileError
 from yibao.files.services import load_catalogue
@@ -44,7 +44,7 @@ def adopt(
     db = _database(database_url)
     try:
         with db.transaction() as store:
-            rows = services.adopt(store, admdvs, items, operator(), now(), "")
+            rows = service_lists.adopt(store, admdvs, items, operator(), now(), "")
     except DomainError as exc:
         raise _fail(str(exc)) from None
     finally:
@@ -58,7 +58,7 @@ def list_items(admdvs: str, database_url: DbUrl = None) -> None:
     db = _database(database_url)
     try:
         with db.transaction(write=False) as store:
-            items = services.items_for(store, admdvs)
+            items = service_lists.items_for(store, admdvs)
     finally:
         db.dispose()
     for i in items:
@@ -72,7 +72,7 @@ def diff(a: str, b: str, database_url: DbUrl = None) -> None:
     db = _database(database_url)
     try:
         with db.transaction(write=False) as store:
-            found = services.list_diff(store, a, b)
+            found = service_lists.list_diff(store, a, b)
     except DomainError as exc:
         raise _fail(str(exc)) from None
     finally:

@@ -3,6 +3,7 @@ city, serves it, lets its hospitals settle, prints the go-live figures and prove
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -12,7 +13,7 @@ from pathlib import Path
 
 from sqlalchemy import case, func, select
 
-from yibao.app import services
+from yibao.app import service_board
 from yibao.federation.launch import free_port
 from yibao.store.database import Database
 from yibao.store.engine import make_engine
@@ -40,13 +41,18 @@ def test_headless_demo_settles_prints_the_figures_and_balances_the_books(tmp_pat
     store_db = Database(make_engine(f"sqlite:///{db}"))
     try:
         with store_db.transaction(write=False) as store:
-            board = services.board(store, "", datetime.now(UTC).replace(tzinfo=None))
+            board = service_board.board(store, "", datetime.now(UTC).replace(tzinfo=None))
     finally:
         store_db.dispose()
     assert board.total >= 12 and 0 < board.online < board.total and board.finished > 0
     assert (board.by_status["returned"], board.by_status["refused"], len(board.overdue)) == (1, 1, 1)
     joint = next(i for i in board.items if i.item_code == "YB11")  # 医保、民政并联: one done, one waiting
     assert (joint.finished, joint.open) == (1, 1)
+    # the policy what-if has a report: the illustrative proposal's higher ratios cost the pooled fund more
+    report = json.loads((tmp_path / "demo-simulations" / "employee-proposal.json").read_text(encoding="utf-8"))
+    pairs = {p["insutype"]: p["baseline"] == p["proposal"] for p in report["policies"]}
+    assert report["claims"] > 0 and pairs == {"310": False, "390": True}  # the residents' policy unchanged
+    assert report["totals"]["proposal"]["hifp_pay"] > report["totals"]["baseline"]["hifp_pay"] > 0
 
 
 def test_the_multi_region_demo_settles_across_regions_and_every_node_balances(tmp_path: Path) -> None:

@@ -36,11 +36,12 @@ from tests.e2e.test_cross_region import LU, QINGPU, his, rows, visit_by
 from tests.flows import AMOXICILLIN, BLOOD_TEST
 from tests.helpers import local_today
 from tests.regions import federation
-from yibao.app import services, transfers
+from yibao.app import service_applications, service_effects, transfers
 from yibao.app.accounts import Principal
 from yibao.app.errors import Refused
 from yibao.app.ports import Store
 from yibao.app.records import InsuranceRecord
+from yibao.app.service_records import Application
 from yibao.domain.ledger import Code, check_ledger
 from yibao.federation.client import HubFederation
 from yibao.federation.launch import RegionNode
@@ -181,7 +182,7 @@ def passed(client: httpx.Client, application_id: str) -> None:
     assert done.status_code == 303, done.text[-800:]
 
 
-def application(node: RegionNode, application_id: str) -> services.Application:
+def application(node: RegionNode, application_id: str) -> Application:
     db = Database(make_engine(node.url))
     try:
         with db.transaction(write=False) as store:
@@ -252,13 +253,15 @@ def test_a_transfer_approved_in_either_regions_console_goes_through_the_hub(node
         last = Principal("console", "clerk-330421", "clerk", "330421")
         with applying_at(qp) as (db, fed):
 
-            def lost(store: Store, hub: transfers.Hub | None) -> services.Application:
+            def lost(store: Store, hub: transfers.Hub | None) -> Application:
                 if hub is not None and hub.made:
                     raise ConnectionError("the approval's transaction was lost")
-                return services.decide_task(store, leaving, task, "pass", note="", who=last, now=now(), ip="", hub=hub)
+                return service_applications.decide_task(
+                    store, leaving, task, "pass", note="", who=last, now=now(), ip="", hub=hub
+                )
 
             with pytest.raises(ConnectionError):
-                services.through_hub(db, fed, lost)
+                service_effects.through_hub(db, fed, lost)
         assert application(qp, leaving).status != "done"
         assert state(wj, SHEN)[0] is not None  # Wujiang received him already
         passed(clerks["330421"], leaving)  # the clerk tries again: done, nothing moved twice

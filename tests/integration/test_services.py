@@ -1,4 +1,4 @@
-"""Service applications on both databases (yibao.app.services): the person applies in the portal with the
+"""Service applications on both databases (yibao.app.service_*): the person applies in the portal with the
 platform's data filled in, a clerk returns an application for materials and approves the resubmission,
 a joint item of the Yangtze Delta zone completes when Qingpu, Wujiang and Jiashan have all passed their
 tasks, 异地就医备案 files an approved filing, and the service board counts it all (by item, status and
@@ -25,11 +25,12 @@ from tests.accounts import add_user, sign_in
 from tests.databases import ROOT
 from tests.flows import RETIREE, WORKER, certno
 from yibao.api.server import create_app
-from yibao.app import services
+from yibao.app import service_applications, service_board, service_effects, service_lists, service_reading
 from yibao.app.accounts import Principal
 from yibao.app.audit import AuditQuery
 from yibao.app.errors import NotFound, Refused
 from yibao.app.ports import Store
+from yibao.app.service_records import Application, ApplicationQuery
 from yibao.cli import app as cli
 from yibao.domain.errors import DomainError
 from yibao.domain.filings import FilingStatus
@@ -61,22 +62,22 @@ def run(db: Database, use: Callable[[Store], T]) -> T:
         return use(store)
 
 
-def submit(db: Database, code: str, who: Principal, now: datetime, psn_no: str = "", **kw: Any) -> services.Application:
-    return run(db, lambda s: services.submit(
+def submit(db: Database, code: str, who: Principal, now: datetime, psn_no: str = "", **kw: Any) -> Application:
+    return run(db, lambda s: service_applications.submit(
         s, item_code=code, form=kw.get("form", {}), provided=kw.get("provided", {}), promised=kw.get("promised", ()),
         who=who, now=now, ip=IP, psn_no=psn_no,
     ))  # fmt: skip
 
 
-def act(db: Database, a: services.Application, who: Principal, outcome: str, now: datetime, *, step: str = "",
-        note: str = "", missing: tuple[str, ...] = ()) -> services.Application:  # fmt: skip
+def act(db: Database, a: Application, who: Principal, outcome: str, now: datetime, *, step: str = "",
+        note: str = "", missing: tuple[str, ...] = ()) -> Application:  # fmt: skip
     """Close the open task of ``who`` (of ``step``) with ``outcome``."""
     tasks = run(db, lambda s: s.tasks(a.application_id))
     mine = [t for t in tasks if t.closed_at is None and (not step or t.step == step)
             and (t.party in ("", "bureau") or who.admdvs.startswith(t.party))]  # fmt: skip
     assert mine, tasks
     seq = mine[0].seq
-    return run(db, lambda s: services.decide_task(
+    return run(db, lambda s: service_applications.decide_task(
         s, a.application_id, seq, outcome, note=note, who=who, now=now, ip=IP, missing_codes=missing
     ))  # fmt: skip
 
@@ -107,9 +108,9 @@ def test_a_portal_application_is_filled_from_the_platform_and_approved(db: Datab
     )
     assert applied.due_date == date(2026, 3, 23)  # 15 working days after Monday 2 March
     # the person sees their own, another person and a clerk elsewhere do not
-    refused("application_id", lambda: run(db, lambda s: services.application_file(
+    refused("application_id", lambda: run(db, lambda s: service_reading.application_file(
         s, applied.application_id, portal(RETIREE), at("2026-03-02 09:05"), IP)))  # fmt: skip
-    refused("application_id", lambda: run(db, lambda s: services.application_file(
+    refused("application_id", lambda: run(db, lambda s: service_reading.application_file(
         s, applied.application_id, QP_CLERK, at("2026-03-02 09:05"), IP)))  # fmt: skip
 
     checked = act(db, applied, GZ_CLERK, "pass", at("2026-03-03 10:00"))
@@ -123,7 +124,7 @@ def test_a_portal_application_is_filled_from_the_platform_and_approved(db: Datab
         ("approve", "pass", "zhou"),
         ("done", "pass", "zhou"),
     ]
-    view = run(db, lambda s: services.application_file(s, applied.application_id, portal(WORKER),
+    view = run(db, lambda s: service_reading.application_file(s, applied.application_id, portal(WORKER),
                                                          at("2026-03-05 09:00"), IP))  # fmt: skip
     assert view.timing is not None and (view.timing.used, view.timing.overdue) == (2, False)
     logged = run(db, lambda s: [e.action for e in s.audit_entries(AuditQuery(), 50)])
@@ -149,16 +150,16 @@ def test_returned_for_materials_at_the_counter_and_resubmitted(db: Database) -> 
                note="病历须盖章")  # fmt: skip
     assert (back.status, back.step) == ("returned", "submit")
     assert back.note == "请补正：二级及以上定点医疗机构诊断证明、相关病历及检查报告；病历须盖章"
-    assert run(db, lambda s: services.application_file(s, back.application_id, GZ_CLERK, at("2026-04-20 09:00"),
+    assert run(db, lambda s: service_reading.application_file(s, back.application_id, GZ_CLERK, at("2026-04-20 09:00"),
                                                         IP)).timing is None  # the clock waits  # fmt: skip
-    assert not run(db, lambda s: services.inbox(s, GZ_CLERK, at("2026-04-02 09:00")))
+    assert not run(db, lambda s: service_reading.inbox(s, GZ_CLERK, at("2026-04-02 09:00")))
 
-    again = run(db, lambda s: services.resubmit(
+    again = run(db, lambda s: service_applications.resubmit(
         s, back.application_id, provided={"diagnosis": "诊断证明 No. 7", "records": "病历（盖章）"}, promised=(),
         who=GZ_CLERK, now=at("2026-04-07 09:00"), ip=IP))  # fmt: skip
     assert (again.status, again.trips, again.accepted_at) == ("submitted", 2, at("2026-04-07 09:00"))
     assert again.due_date == date(2026, 4, 28)  # 15 working days from Tuesday 7 April (清明 was 4–6 April)
-    inbox = run(db, lambda s: services.inbox(s, GZ_CLERK, at("2026-04-10 09:00")))
+    inbox = run(db, lambda s: service_reading.inbox(s, GZ_CLERK, at("2026-04-10 09:00")))
     check = next(r for r in inbox if r.application.application_id == again.application_id)
     assert check.task.due_date == date(2026, 4, 9) and check.timing is not None and check.timing.overdue  # 2 days
     done = act(db, act(db, again, GZ_CLERK, "pass", at("2026-04-10 09:00")), GZ_CLERK, "pass", at("2026-04-10 10:00"))
@@ -167,7 +168,7 @@ def test_returned_for_materials_at_the_counter_and_resubmitted(db: Database) -> 
         "status",
         lambda: run(
             db,
-            lambda s: services.resubmit(
+            lambda s: service_applications.resubmit(
                 s, done.application_id, provided={}, promised=(), who=GZ_CLERK, now=at("2026-04-11 09:00"), ip=IP
             ),
         ),
@@ -185,16 +186,16 @@ def test_a_joint_item_completes_when_all_three_regions_have(db: Database) -> Non
     checked = act(db, applied, QP_CLERK, "pass", at("2026-05-11 10:00"))
     opened = [t for t in run(db, lambda s: s.tasks(applied.application_id)) if t.closed_at is None]
     assert sorted(t.party for t in opened) == ["310118", "320509", "330421"]
-    wujiang_inbox = run(db, lambda s: services.inbox(s, WJ_CLERK, at("2026-05-11 11:00")))
+    wujiang_inbox = run(db, lambda s: service_reading.inbox(s, WJ_CLERK, at("2026-05-11 11:00")))
     assert [(r.application.application_id, r.task.party) for r in wujiang_inbox] == [(applied.application_id, "320509")]
-    assert not [r for r in run(db, lambda s: services.inbox(s, GZ_CLERK, at("2026-05-11 11:00")))
+    assert not [r for r in run(db, lambda s: service_reading.inbox(s, GZ_CLERK, at("2026-05-11 11:00")))
                 if r.application.application_id == applied.application_id]  # fmt: skip
     seq_qingpu = next(t.seq for t in opened if t.party == "310118")
     refused(
         "seq",
         lambda: run(
             db,
-            lambda s: services.decide_task(
+            lambda s: service_applications.decide_task(
                 s, applied.application_id, seq_qingpu, "pass", note="", who=WJ_CLERK, now=at("2026-05-11 11:00"), ip=IP
             ),
         ),
@@ -225,16 +226,16 @@ def test_a_joint_item_completes_when_all_three_regions_have(db: Database) -> Non
                   provided={"diagnosis": "诊断证明", "records": "检查报告"})  # fmt: skip
     act(db, act(db, racy, QP_CLERK, "pass", at("2026-05-15 10:00")), JS_CLERK, "pass", at("2026-05-15 11:00"))
     left = {t.party: t.seq for t in run(db, lambda s: s.tasks(racy.application_id)) if t.closed_at is None}
-    raced: list[services.Application] = []
+    raced: list[Application] = []
 
     def wujiang_passes() -> None:
-        raced.append(run(db, lambda s: services.decide_task(
+        raced.append(run(db, lambda s: service_applications.decide_task(
             s, racy.application_id, left["320509"], "pass", note="", who=WJ_CLERK, now=at("2026-05-12 09:00"),
             ip=IP)))  # fmt: skip
 
     with db.transaction() as store:
-        first = services.decide_task(store, racy.application_id, left["310118"], "pass", note="", who=QP_CLERK,
-                                     now=at("2026-05-12 09:00"), ip=IP)  # fmt: skip
+        first = service_applications.decide_task(store, racy.application_id, left["310118"], "pass", note="",
+                                                 who=QP_CLERK, now=at("2026-05-12 09:00"), ip=IP)  # fmt: skip
         racing = threading.Thread(target=wujiang_passes)
         racing.start()
         time.sleep(0.3)  # Wujiang's transaction is under way, waiting for this one
@@ -249,7 +250,8 @@ def test_filing_online_is_approved_at_once_or_by_the_clerk(db: Database) -> None
     instant = submit(db, "YB06", portal(WORKER), at("2026-05-20 09:00"), form=form)
     assert (instant.status, instant.trips, instant.finished_at) == ("done", 0, at("2026-05-20 09:00"))
     filing = run(db, lambda s: s.filing(instant.result["filing_id"]))
-    assert filing is not None and (filing.status, filing.decided_by) == (FilingStatus.APPROVED, services.SYSTEM)
+    assert filing is not None
+    assert (filing.status, filing.decided_by) == (FilingStatus.APPROVED, service_applications.SYSTEM)
     assert filing.enddate == date(2026, 11, 30)  # six months at least
     assert [t.step for t in run(db, lambda s: s.tasks(instant.application_id))] == ["submit", "done"]
 
@@ -264,13 +266,13 @@ def test_filing_online_is_approved_at_once_or_by_the_clerk(db: Database) -> None
         "zhou",
     )
     # a filing the filings use case refuses (same pooling region) stops the approval: nothing is written
-    before = run(db, lambda s: len(s.applications(services.ApplicationQuery(psn_no=WORKER))))
+    before = run(db, lambda s: len(s.applications(ApplicationQuery(psn_no=WORKER))))
     refused("filing.mdtrtarea_admdvs", lambda: submit(db, "YB06", portal(WORKER), at("2026-05-20 09:20"),
                                                       form={**form, "mdtrtarea_admdvs": "440106"}))  # fmt: skip
-    assert run(db, lambda s: len(s.applications(services.ApplicationQuery(psn_no=WORKER)))) == before
+    assert run(db, lambda s: len(s.applications(ApplicationQuery(psn_no=WORKER)))) == before
     # every effect the list names is registered; an item at the counter only is not applied for online
     named = {i.effect for i in run(db, lambda s: s.service_catalogue().items) if i.effect}
-    assert named <= set(services.EFFECTS)
+    assert named <= set(service_effects.EFFECTS)
     with pytest.raises(Refused) as caught:
         submit(db, "YB12", portal(WORKER), at("2026-07-01 09:00"))
     assert caught.value.field == "channel"  # 定点医药机构申请: at the counter only
@@ -284,7 +286,7 @@ def test_the_service_board(db: Database) -> None:
     act(db, act(db, online, GZ_CLERK, "pass", at("2026-06-02 09:00")), GZ_CLERK, "pass", at("2026-06-03 09:00"))
     counter = submit(db, "YB07", GZ_CLERK, at("2026-06-01 09:30"), psn_no=RETIREE, form=chronic)
     back = act(db, counter, GZ_CLERK, "return", at("2026-06-01 10:00"), missing=("diagnosis", "records"))
-    again = run(db, lambda s: services.resubmit(s, back.application_id, provided=provided, promised=(),
+    again = run(db, lambda s: service_applications.resubmit(s, back.application_id, provided=provided, promised=(),
                                                  who=GZ_CLERK, now=at("2026-06-15 09:00"), ip=IP))  # fmt: skip
     act(db, act(db, again, GZ_CLERK, "pass", at("2026-06-15 10:00")), GZ_CLERK, "pass", at("2026-07-20 09:00"))
     late = submit(db, "YB05", portal(RETIREE), at("2026-06-01 11:00"),
@@ -293,7 +295,7 @@ def test_the_service_board(db: Database) -> None:
     assert {m.code: m.how for m in late.materials}["consent"] == PROMISED
     submit(db, "YB04", portal(WORKER), at("2026-06-01 12:00"))  # instant, online
 
-    figures = run(db, lambda s: services.board(s, "4401", at("2026-06-30 09:00")))
+    figures = run(db, lambda s: service_board.board(s, "4401", at("2026-06-30 09:00")))
     assert (figures.total, figures.finished, figures.online) == (4, 3, 3)
     assert figures.by_status["done"] == 3 and figures.by_status["submitted"] == 1
     assert figures.by_region == {"440100": 4}
@@ -306,7 +308,7 @@ def test_the_service_board(db: Database) -> None:
     assert chronic_row.avg_days == Decimal("13.0")  # (2 + 24) / 2
     assert [(a.item.code, t.left) for a, t in figures.overdue] == [("YB05", -15)]  # 5 days from 1 June: 8 June
     # another region's board has none of it
-    assert run(db, lambda s: services.board(s, "3101", at("2026-06-30 09:00"))).total == 0
+    assert run(db, lambda s: service_board.board(s, "3101", at("2026-06-30 09:00"))).total == 0
 
 
 def test_regions_adopt_the_list_and_the_diff_shows_what_is_not_unified(db: Database, tmp_path: Path) -> None:
@@ -314,24 +316,26 @@ def test_regions_adopt_the_list_and_the_diff_shows_what_is_not_unified(db: Datab
     local = ServiceItem(code="WJ-L01", name="吴江区医保服务站点预约", family="预约服务", time_limit=1,
                         standard="一个工作日内回复", steps=(Step("submit"), Step("done")), instant=True)  # fmt: skip
     now = at("2026-07-01 09:00")
-    qingpu = run(db, lambda s: services.adopt(s, "310118", [], admin, now, IP))
+    qingpu = run(db, lambda s: service_lists.adopt(s, "310118", [], admin, now, IP))
     assert len(qingpu) == 13 and not any(r.local for r in qingpu)
-    run(db, lambda s: services.adopt(s, "320509", [local], admin, now, IP))
-    found = run(db, lambda s: services.list_diff(s, "310118", "320509"))
+    run(db, lambda s: service_lists.adopt(s, "320509", [local], admin, now, IP))
+    found = run(db, lambda s: service_lists.list_diff(s, "310118", "320509"))
     assert [(d.kind, d.code_b) for d in found] == [("only_b", "WJ-L01")]
-    assert run(db, lambda s: services.list_diff(s, "310118", "330421")) == []  # Jiashan: the shipped zone list
+    assert run(db, lambda s: service_lists.list_diff(s, "310118", "330421")) == []  # Jiashan: the shipped zone list
     national = {
-        (d.kind, d.code_a, d.code_b): d.attributes for d in run(db, lambda s: services.list_diff(s, "440100", "310118"))
+        (d.kind, d.code_a, d.code_b): d.attributes
+        for d in run(db, lambda s: service_lists.list_diff(s, "440100", "310118"))
     }
     assert "code" in national[("differs", "YB07", "YRD07")]
     assert ("only_a", "YB03", "") not in national  # 参保缴费: the zone has it as YRD03
     # the local item is offered in Wujiang only, and its code cannot take a unified one
-    assert [i.code for i in run(db, lambda s: services.items_for(s, "320509")) if i.code.startswith("WJ")] == ["WJ-L01"]
+    wujiang = run(db, lambda s: service_lists.items_for(s, "320509"))
+    assert [i.code for i in wujiang if i.code.startswith("WJ")] == ["WJ-L01"]
     clash = ServiceItem(code="YRD01", name="x", family="x", time_limit=1, standard="x",
                         steps=(Step("submit"), Step("done")))  # fmt: skip
-    refused("local.0.code", lambda: run(db, lambda s: services.adopt(s, "320509", [clash], admin, now, IP)))
+    refused("local.0.code", lambda: run(db, lambda s: service_lists.adopt(s, "320509", [clash], admin, now, IP)))
     with pytest.raises(NotFound):
-        run(db, lambda s: services.find_item(s, "440100", "WJ-L01"))
+        run(db, lambda s: service_lists.find_item(s, "440100", "WJ-L01"))
     a = tables.service_list.c
     with db.engine.connect() as conn:
         assert conn.execute(select(func.count()).where(a.admdvs == "320509")).scalar() == 14

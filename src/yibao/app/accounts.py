@@ -73,7 +73,7 @@ class Permission(StrEnum):
     """The service board, the service list and the regions' diff (figures and items, no personal data)."""
     SERVICES_HANDLE = "services.handle"
     """Service applications: the inbox, an application's page, applying at the counter, passing, returning
-    or refusing a task (yibao.app.services)."""
+    or refusing a task (yibao.app.service_applications)."""
     SERVICES_CATALOGUE = "services.catalogue"
     """Adopt the service list for a region."""
     SIGNED_IN = "signed-in"

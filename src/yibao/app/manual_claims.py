@@ -367,7 +367,7 @@ def from_data(data: Mapping[str, Any]) -> ManualClaimIn:
 
 
 class Application(Protocol):
-    """What ``effect`` reads of a service application (``yibao.app.services.Application``)."""
+    """What ``effect`` reads of a service application (``yibao.app.service_records.Application``)."""
 
     @property
     def application_id(self) -> str: ...

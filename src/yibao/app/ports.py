@@ -35,7 +35,7 @@ from yibao.app.records import (
     StoredFinding,
     VisitRecord,
 )
-from yibao.app.services import ServiceStore
+from yibao.app.service_records import ServiceStore
 from yibao.app.transfers import TransferStore
 from yibao.app.voucher import VoucherStore
 from yibao.domain.catalog import Catalog

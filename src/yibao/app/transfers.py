@@ -17,7 +17,7 @@ Both sides are idempotent by the transfer id (the application's): the hub call's
 from it, so a retry after a lost answer gets the first answer, and a side already recorded is
 returned, never posted twice. The calls are made with no transaction open here (a node never waits
 for another while holding its write lock); if an answer is lost, the same transfer id again completes
-the transfer. ``effect`` is the services' approval (``yibao.app.services``), inside its transaction:
+the transfer. ``effect`` is the services' approval (``yibao.app.service_effects``), inside its transaction:
 when the other region is another node's it asks (``HubFirst``) for the transfer to be made through the
 hub before that transaction, with none open, and then finds it made.
 
@@ -339,7 +339,7 @@ def transfers_of(store: Store, psn_no: str) -> list[InsuranceTransfer]:
 
 
 class Application(Protocol):
-    """What ``effect`` reads of a service application (``yibao.app.services.Application``)."""
+    """What ``effect`` reads of a service application (``yibao.app.service_records.Application``)."""
 
     @property
     def application_id(self) -> str: ...

@@ -1,5 +1,5 @@
 """The service board's first figures for `yibao demo`: a few applications (经办服务) of the city's region
-through the use cases (yibao.app.services; docs/services.md), over the past weeks — some online, some at
+through the use cases (yibao.app.service_applications; docs/services.md), over the past weeks — some online, some at
 the counter; finished ones with their working days, instant ones done at once, one returned for
 materials, one resubmitted at a second visit, one refused, a joint item (医保、民政并联) half-passed, one
 overdue. Sixteen applications, a few tens of transactions: about 0.1 s on SQLite.
@@ -18,9 +18,10 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
-from yibao.app import services
+from yibao.app import service_applications, service_board
 from yibao.app.accounts import Principal
 from yibao.app.ports import Store
+from yibao.app.service_records import Application
 from yibao.store import tables as t
 from yibao.store.database import Database
 
@@ -67,27 +68,27 @@ def generate(db: Database, admdvs: str, now: datetime, seed: int = 0) -> Service
         at = (now - timedelta(days=ago)).replace(hour=2, minute=rng.randrange(60), second=0, microsecond=0)
         return min(at, now)
 
-    def write(use: Callable[[Store], services.Application]) -> services.Application:
+    def write(use: Callable[[Store], Application]) -> Application:
         with db.transaction() as store:
             return use(store)
 
     def submit(
         code: str, psn_no: str, ago: float, *, online: bool, form: Mapping[str, str] | None = None,
         provided: Mapping[str, str] | None = None, promised: Sequence[str] = (),
-    ) -> services.Application:  # fmt: skip
+    ) -> Application:  # fmt: skip
         who = Principal("portal", psn_no, psn_no=psn_no) if online else clerk
-        return write(lambda s: services.submit(
+        return write(lambda s: service_applications.submit(
             s, item_code=code, form=form or {}, provided=provided or {}, promised=promised, who=who, now=day(ago),
             ip="127.0.0.1", psn_no="" if online else psn_no,
         ))  # fmt: skip
 
-    def act(a: services.Application, outcome: str, ago: float, note: str = "", missing: Sequence[str] = ()) -> None:
+    def act(a: Application, outcome: str, ago: float, note: str = "", missing: Sequence[str] = ()) -> None:
         """The clerk closes the first open task (the joint step's parties in order)."""
 
-        def decide(store: Store) -> services.Application:
+        def decide(store: Store) -> Application:
             task = next(x for x in store.tasks(a.application_id) if x.closed_at is None)
-            return services.decide_task(store, a.application_id, task.seq, outcome, note=note, who=clerk,
-                                        now=day(ago), ip="127.0.0.1", missing_codes=missing)  # fmt: skip
+            return service_applications.decide_task(store, a.application_id, task.seq, outcome, note=note, who=clerk,
+                                                    now=day(ago), ip="127.0.0.1", missing_codes=missing)  # fmt: skip
 
         write(decide)
 
@@ -139,8 +140,8 @@ def generate(db: Database, admdvs: str, now: datetime, seed: int = 0) -> Service
     claim = submit("YB09", w[13], 14, online=False, form=bill, provided={"invoice": "票据 No.0001"},
                    promised=("bank",))  # fmt: skip
     act(claim, "return", 13, missing=("detail",))
-    write(lambda s: services.resubmit(s, claim.application_id, provided={"detail": "费用明细 2 页"}, promised=(),
-                                      who=clerk, now=day(11), ip="127.0.0.1"))  # fmt: skip
+    write(lambda s: service_applications.resubmit(s, claim.application_id, provided={"detail": "费用明细 2 页"},
+                                                  promised=(), who=clerk, now=day(11), ip="127.0.0.1"))  # fmt: skip
     # 定点医药机构申请 (an institution's, at the counter) and 城乡居民参保登记
     station = {"institution_name": "某社区卫生服务站", "credit_code": "12440100MB0000001X", "kind": "1",
                "admdvs": admdvs}  # fmt: skip
@@ -151,6 +152,6 @@ def generate(db: Database, admdvs: str, now: datetime, seed: int = 0) -> Service
         act(enrol, "pass", 1)
 
     with db.transaction(write=False) as store:
-        board = services.board(store, admdvs, now)
+        board = service_board.board(store, admdvs, now)
     return ServicesReport(board.total, {k: v for k, v in board.by_status.items() if v}, board.online,
                           time.monotonic() - started)  # fmt: skip

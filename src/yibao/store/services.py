@@ -1,4 +1,4 @@
-"""Service items and applications (part of ``SqlStore``; ``yibao.app.services``)."""
+"""Service items and applications (part of ``SqlStore``; ``yibao.app.service_records.ServiceStore``)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, delete, exists, func, insert, or_, select, update
 
-from yibao.app.services import (
+from yibao.app.service_records import (
     Application,
     ApplicationQuery,
     ClockRow,

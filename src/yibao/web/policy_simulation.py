@@ -32,8 +32,11 @@ FUNDS = ("hifp_pay", "hifmi_pay", "cvlserv_pay", "hifob_pay", "hifes_pay", "maf_
 Page = Callable[..., Response]
 
 
+SIMULATIONS_ENV = "YIBAO_POLICY_SIMULATIONS"
+
+
 def reports_folder() -> Path:
-    return Path(os.environ.get("YIBAO_POLICY_SIMULATIONS", "simulations"))
+    return Path(os.environ.get(SIMULATIONS_ENV, "simulations"))
 
 
 def read_report(path: Path) -> dict[str, Any] | None:

@@ -1,4 +1,4 @@
-"""Service items and applications in the portal and the console (``yibao.app.services``; docs/services.md).
+"""Service items and applications in the portal and the console (``yibao.app.service_*``; docs/services.md).
 
 The portal (the person's own): ``/portal/services`` lists the items the person may apply for online and
 their applications; ``/portal/services/{item_code}`` is an item's form, the materials the platform holds
@@ -12,8 +12,8 @@ tasks of the clerk's region, ``/console/services/counter`` an application at the
 ``/console/services/applications/{id}`` an application with pass / return / refuse on each open task.
 
 Every page that shows an application or a person's data, and every change, is written to the audit log
-by the use cases. A submission, resubmission or decision runs through ``services.through_hub`` with the
-node's federation: a 转移接续 approved here whose other region is another node's is made through the hub.
+by the use cases. A submission, resubmission or decision runs through ``service_effects.through_hub`` with
+the node's federation: a 转移接续 approved here whose other region is another node's is made through the hub.
 The routes are added to the console's router, so the guard checks each one.
 """
 
@@ -28,13 +28,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from yibao.app import services
+from yibao.app import service_applications, service_board, service_effects, service_lists, service_reading
 from yibao.app.accounts import Principal
 from yibao.app.audit import Action
 from yibao.app.cross_region import Federation
 from yibao.app.errors import NotFound
 from yibao.app.ports import Store, UnitOfWork
 from yibao.app.records import local_date, local_time
+from yibao.app.service_records import ServiceAction
 from yibao.app.transfers import Hub
 from yibao.domain.errors import DomainError
 from yibao.domain.services import (
@@ -88,8 +89,8 @@ def add_service_routes(
             return use(store)
 
     def change(use: Callable[[Store, Hub | None], T]) -> T:
-        """What may run approval's effect: through the hub first where it must (``services.through_hub``)."""
-        return services.through_hub(accounts, federation, use)
+        """What may run approval's effect: through the hub first where it must (``through_hub``)."""
+        return service_effects.through_hub(accounts, federation, use)
 
     def caller(request: Request) -> Principal:
         who = principal_of(request)
@@ -110,7 +111,7 @@ def add_service_routes(
         who, at = caller(request), now()
 
         def look(store: Store) -> tuple[list[Any], list[Any]]:
-            return services.offered(store, who), services.mine(store, who.psn_no or "", at)
+            return service_applications.offered(store, who), service_reading.mine(store, who.psn_no or "", at)
 
         try:
             items, mine = read(look)
@@ -127,7 +128,7 @@ def add_service_routes(
                     values: dict[str, str] | None = None) -> Response:  # fmt: skip
         who, at, ip = caller(request), now(), client_ip(request)
         try:
-            prepared = write(lambda store: services.prepare(store, item_code, "", who, at, ip))
+            prepared = write(lambda store: service_applications.prepare(store, item_code, "", who, at, ip))
         except DomainError as exc:
             return portal_list(request, 404 if isinstance(exc, NotFound) else 409, str(exc))
         return show(request, "portal/service_item.html", status=status, p=prepared, error=error, values=values or {})
@@ -145,7 +146,7 @@ def add_service_routes(
         who, at, ip = caller(request), now(), client_ip(request)
         fields, provided, promised = split_form(f)
         try:
-            made = change(lambda store, hub: services.submit(
+            made = change(lambda store, hub: service_applications.submit(
                 store, item_code=item_code, form=fields, provided=provided, promised=promised, who=who, now=at, ip=ip,
                 hub=hub,
             ))  # fmt: skip
@@ -156,7 +157,7 @@ def add_service_routes(
     def portal_application(request: Request, application_id: str, status: int = 200, error: str = "") -> Response:
         who, at, ip = caller(request), now(), client_ip(request)
         try:
-            found = write(lambda store: services.application_file(store, application_id, who, at, ip))
+            found = write(lambda store: service_reading.application_file(store, application_id, who, at, ip))
         except DomainError as exc:
             return portal_list(request, 404, str(exc))
         return show(request, "portal/application.html", status=status, file=found, error=error)
@@ -174,7 +175,7 @@ def add_service_routes(
         who, at, ip = caller(request), now(), client_ip(request)
         _, provided, promised = split_form(f)
         try:
-            change(lambda store, hub: services.resubmit(
+            change(lambda store, hub: service_applications.resubmit(
                 store, application_id, provided=provided, promised=promised, who=who, now=at, ip=ip, hub=hub,
             ))  # fmt: skip
         except DomainError as exc:
@@ -188,7 +189,7 @@ def add_service_routes(
     @router.get("/console/services")
     def board(request: Request) -> Response:
         who, at = caller(request), now()
-        figures = read(lambda store: services.board(store, who.region, at))
+        figures = read(lambda store: service_board.board(store, who.region, at))
         return show(request, "console/services.html", board=figures, today=local_date(at))
 
     @router.get("/console/services/catalogue")
@@ -203,9 +204,9 @@ def add_service_routes(
 
         def look(store: Store) -> dict[str, Any]:
             shown: dict[str, Any] = {"adopted": store.adopted_regions(), "version": store.service_catalogue().version}
-            shown["items"] = services.items_for(store, region) if region else list(store.service_catalogue().items)
+            shown["items"] = service_lists.items_for(store, region) if region else list(store.service_catalogue().items)
             shown["local_codes"] = {r.item.code for r in store.region_items(region) if r.local} if region else set()
-            shown["diff"] = services.list_diff(store, a, b) if a and b else None
+            shown["diff"] = service_lists.list_diff(store, a, b) if a and b else None
             return shown
 
         try:
@@ -223,7 +224,7 @@ def add_service_routes(
     def adopting(request: Request, admdvs: str) -> Response:
         who, at, ip = caller(request), now(), client_ip(request)
         try:
-            write(lambda store: services.adopt(store, admdvs, [], who, at, ip))
+            write(lambda store: service_lists.adopt(store, admdvs, [], who, at, ip))
         except DomainError as exc:
             return catalogue_page(request, "", "", 400, str(exc))
         return catalogue_page(request, admdvs, "", done=admdvs)
@@ -231,14 +232,14 @@ def add_service_routes(
     @router.get("/console/services/inbox")
     def inbox(request: Request) -> Response:
         who, at = caller(request), now()
-        rows = read(lambda store: services.inbox(store, who, at))
-        audit(request, services.ServiceAction.INBOX, "", "services", f"{len(rows)} open tasks")
+        rows = read(lambda store: service_reading.inbox(store, who, at))
+        audit(request, ServiceAction.INBOX, "", "services", f"{len(rows)} open tasks")
         return show(request, "console/service_inbox.html", rows=rows)
 
     def counter_page(request: Request, status: int = 200, error: str = "", prepared: Any = None,
                      values: dict[str, str] | None = None) -> Response:  # fmt: skip
         who = caller(request)
-        items = read(lambda store: services.offered(store, who))
+        items = read(lambda store: service_applications.offered(store, who))
         return show(request, "console/service_counter.html", status=status, items=items, p=prepared, error=error,
                     values=values or {})  # fmt: skip
 
@@ -258,14 +259,15 @@ def add_service_routes(
         item_code = first.get("item_code", "").strip()[:30]
         if first.get("action") != "submit":
             try:
-                prepared = write(lambda store: services.prepare(store, item_code, first.get("q", ""), who, at, ip))
+                query = first.get("q", "")
+                prepared = write(lambda store: service_applications.prepare(store, item_code, query, who, at, ip))
             except DomainError as exc:
                 return counter_page(request, 404 if isinstance(exc, NotFound) else 400, str(exc))
             return counter_page(request, prepared=prepared)
         fields, provided, promised = split_form(f)
         psn_no = first.get("psn_no", "").strip()[:30]
         try:
-            made = change(lambda store, hub: services.submit(
+            made = change(lambda store, hub: service_applications.submit(
                 store, item_code=item_code, form=fields, provided=provided, promised=promised, who=who, now=at,
                 ip=ip, psn_no=psn_no, hub=hub,
             ))  # fmt: skip
@@ -277,7 +279,7 @@ def add_service_routes(
                             done: str = "") -> Response:  # fmt: skip
         who, at, ip = caller(request), now(), client_ip(request)
         try:
-            found = write(lambda store: services.application_file(store, application_id, who, at, ip))
+            found = write(lambda store: service_reading.application_file(store, application_id, who, at, ip))
         except DomainError as exc:
             return show(request, "console/service_application.html", status=404, file=None, error=str(exc), done="")
         return show(request, "console/service_application.html", status=status, file=found, error=error, done=done)
@@ -298,7 +300,7 @@ def add_service_routes(
             return console_application(request, application_id, 404, "seq: 任务编号应为数字")
         outcome = first.get("outcome", "")
         try:
-            change(lambda store, hub: services.decide_task(
+            change(lambda store, hub: service_applications.decide_task(
                 store, application_id, int(seq), outcome, note=first.get("note", ""), who=who, now=at, ip=ip,
                 missing_codes=[c for c in f.get("missing", []) if c], hub=hub,
             ))  # fmt: skip
