@@ -8,7 +8,7 @@ from pathlib import Path
 
 import duckdb
 
-from yibao.analytics.sql import CROSS_VISIT, DIALECTS, all_visits, cross_lines, findings_query, staging, views
+from yibao.analytics.sql import CROSS_VISIT, DIALECTS, all_visits, cross_lines, hits_query, resolve, staging, views
 from yibao.analytics.tables import SOURCES, columns, files
 from yibao.domain.supervision.rules import Rule
 
@@ -84,7 +84,8 @@ def run(
 
     Visits and codes are staged once; the lines and diagnoses ``months_a_chunk`` months at a time, for the
     rules that read only a visit's own (memory stays bounded by the chunk). The lines the cross-visit rules
-    read are kept from each chunk, and those rules run last over all visits."""
+    read are kept from each chunk, and those rules run last over all visits; then the findings get their
+    visits' ids and codes."""
     con = connect(data_dir, memory_limit=memory_limit or RUN_MEMORY_LIMIT, threads=threads)
     local = tuple(r for r in rules if r.logic not in CROSS_VISIT)
     cross = tuple(r for r in rules if r.logic in CROSS_VISIT)
@@ -103,16 +104,18 @@ def run(
                 con.execute(statement)
             _views(con)
             if local:
-                into("pe_findings", findings_query(local, DIALECT))
+                into("pe_hits", hits_query(local, DIALECT))
             if cross:
-                into("pe_cross_lines", f"SELECT * FROM pe_lines WHERE {cross_lines(cross, DIALECT)}")
+                into("pe_cross_lines", cross_lines(cross, DIALECT))
+        con.execute(DIALECT.view.format(name="pe_visits", query="SELECT * FROM pe_all_visits"))
         if cross:
             con.execute("DROP TABLE pe_lines")
             con.execute("ALTER TABLE pe_cross_lines RENAME TO pe_lines")
-            con.execute("DROP TABLE pe_visits")
-            con.execute("ALTER TABLE pe_all_visits RENAME TO pe_visits")
             _views(con)
-            into("pe_findings", findings_query(cross, DIALECT))
+            into("pe_hits", hits_query(cross, DIALECT))
+        # The visits' ids and the codes once for all the findings (a table of known size: the planner hashes
+        # the findings, not ten million visits).
+        con.execute(DIALECT.stage.format(name="pe_findings", query=resolve("pe_hits")))
         counts = con.execute(
             "SELECT rule_id, COUNT(*), CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM pe_findings GROUP BY rule_id"
         ).fetchall()

@@ -2,15 +2,17 @@
 
 ``staging(dialect)`` lists the statements that build the tables once — ``pe_visits`` (visits with day
 numbers), ``pe_codes`` and ``pe_lines`` (each line, by visit and code number, with the few visit facts every
-rule reads), with the view ``pe_wide`` adding the line's catalogue facts — and
-``findings_query(rules, dialect)`` is one UNION ALL of a SELECT per rule over them, each a scan of a
-staged table (and a window or semi-join for the logics that compare lines or visits). Every SELECT
-returns ``COLUMNS``. What differs between the engines is the ``Dialect``: day numbers, how a staged
-table is made, how a string literal is written.
+rule reads: its scenes as bits, the person's hash), with the view ``pe_wide`` adding the line's catalogue
+facts — and ``hits_query(rules, dialect)`` is one UNION ALL of a SELECT per rule over them, each a scan of a
+staged table (and a window or join for the logics that compare lines or visits), returning ``HITS``:
+findings by visit and code number. ``resolve`` turns those into ``COLUMNS`` (``findings_query`` does both).
+What differs between the engines is the ``Dialect``: day numbers, a hash, how a staged or numbered table is
+made, how a string literal is written.
 
 A runner may also go a few months at a time: ``staging(dialect, months)`` stages only those months'
 visits (from ``pe_all_visits``), lines and diagnoses, which is all the logics outside ``CROSS_VISIT``
-read; those then run over every visit with the lines ``cross_lines`` keeps.
+read; those then run over every visit with the lines ``cross_lines`` keeps, and the hits of all are
+resolved at the end.
 
 Quantities compare in ten-thousandths (cnt has four decimals), prices in millionths of a yuan, so no
 floating sum decides a finding.
@@ -27,6 +29,8 @@ from yibao.domain.supervision.rules import Rule
 COLUMNS = (
     "rule_id", "result", "mdtrt_id", "feedetl_sn", "med_list_codg", "amount", "fixmedins_code", "psn_no", "setl_id",
 )  # fmt: skip
+HITS = ("rule_id", "result", "vid", "cid", "feedetl_sn", "amount")
+"""A rule's findings by number: cid is NULL and feedetl_sn '' for a visit finding. ``resolve`` makes ``COLUMNS``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,8 +38,8 @@ class Dialect:
     name: str
     day: str
     """Days since 1970-01-01 of the DATE ``{}``, an integer."""
-    row_id: str
-    """A distinct integer for each row of a query."""
+    numbered: str
+    """Make a table ``{name}`` of ``{query}``'s rows with ``vid`` before its columns, a distinct integer for each."""
     hash: str
     """An integer hash of the values ``{}`` (equal values, equal hashes; the engines' hashes differ): a cheap
     key to narrow a join or a grouping on text, whose text is then compared on the few rows left."""
@@ -58,7 +62,9 @@ DIALECTS = {
     "duckdb": Dialect(
         name="duckdb",
         day="date_diff('day', DATE '1970-01-01', {})",
-        row_id="row_number() OVER ()",
+        # A table's rowid numbers its rows as stored: row_number() OVER () numbers ten million on one thread.
+        numbered="CREATE OR REPLACE TEMP TABLE {name}_rows AS {query}; "
+        "CREATE OR REPLACE TEMP VIEW {name} AS SELECT rowid AS vid, * FROM {name}_rows",
         hash="hash({})",
         view="CREATE OR REPLACE TEMP VIEW {name} AS {query}",
         stage="CREATE OR REPLACE TEMP TABLE {name} AS {query}",
@@ -67,7 +73,8 @@ DIALECTS = {
     "spark": Dialect(
         name="spark",
         day="datediff({}, DATE '1970-01-01')",
-        row_id="monotonically_increasing_id()",
+        numbered="CREATE OR REPLACE TEMPORARY VIEW {name} AS "
+        "SELECT monotonically_increasing_id() AS vid, * FROM ({query})",
         hash="xxhash64({})",
         view="CREATE OR REPLACE TEMPORARY VIEW {name} AS {query}",
         stage="CREATE OR REPLACE TEMPORARY VIEW {name} AS {query}",
@@ -79,6 +86,16 @@ DIALECTS = {
 STAGED = ("pe_visits", "pe_codes", "pe_lists", "pe_lines", "pe_dx")
 MONTHLY = ("pe_visits", "pe_lines", "pe_dx")
 """What ``staging`` makes with ``months``: pe_codes and pe_lists are the same for every month."""
+
+_SCENE_BITS = {"outpatient": 1, "inpatient": 2, "pharmacy": 4, "internet": 8, "cross_region": 16}
+"""A visit's scenes as the bits of its ``scene``: its kind's, and cross_region's when settled across regions. The
+lines carry this integer, not the kind's text: a rule tests it with a bitwise AND, several times cheaper than
+comparing texts over tens of millions of lines."""
+_SCENE = (
+    "CASE kind "
+    + " ".join(f"WHEN '{k}' THEN {bit}" for k, bit in _SCENE_BITS.items() if k != "cross_region")
+    + f" ELSE 0 END + CASE WHEN cross_region THEN {_SCENE_BITS['cross_region']} ELSE 0 END"
+)
 
 
 def staging(d: Dialect, months: Sequence[str] | None = None) -> list[tuple[str, str]]:
@@ -93,7 +110,9 @@ def staging(d: Dialect, months: Sequence[str] | None = None) -> list[tuple[str, 
 
     # Visits and codes get numbers (vid, cid) so that the tens of millions of staged lines carry integers,
     # not text; a finding takes the text back from pe_visits and pe_codes. cid follows the codes' order.
-    visits = _visits(d, "")
+    visits = d.numbered.format(name="pe_visits", query=_visits(d, ""))
+    if months is not None:  # a view: copying the months' visits cost as much as the rules that read them
+        visits = d.view.format(name="pe_visits", query=f"SELECT * FROM pe_all_visits WHERE {among}")
     codes = """
 SELECT ROW_NUMBER() OVER (ORDER BY c.med_list_codg) AS cid, c.med_list_codg,
        i.med_list_codg IS NOT NULL AS known, i.list_type, i.sex, i.age_min, i.age_max, i.min_hosp_lv, i.max_days,
@@ -113,30 +132,30 @@ LEFT JOIN (SELECT med_list_codg,
     lines = f"""
 SELECT v.vid, c.cid, l.feedetl_sn, {d.day.format("l.fee_date")} AS fee_day,
        CAST(ROUND(l.cnt * 10000) AS BIGINT) AS cnt_q, CAST(ROUND(l.pric * 1000000) AS BIGINT) AS pric_m,
-       l.cnt, l.pric, l.amount, COALESCE(l.days, 0) AS days, v.kind, v.cross_region, v.begn_day, v.end_day, v.ph
+       l.cnt, l.pric, l.amount, COALESCE(l.days, 0) AS days, v.scene, v.begn_day, v.end_day, v.ph
 FROM {of_months("lines")} l
-JOIN {of_months("pe_visits")} v ON v.mdtrt_id = l.mdtrt_id
+JOIN pe_visits v ON v.mdtrt_id = l.mdtrt_id
 JOIN pe_codes c ON c.med_list_codg = l.med_list_codg"""
     # Every diagnosis of a visit, the main one on the visit included, for the indication logic.
     dx = f"""
-SELECT v.vid, d.diag_code FROM {of_months("diagnoses")} d JOIN {of_months("pe_visits")} v ON v.mdtrt_id = d.mdtrt_id
-UNION ALL SELECT vid, main_dx AS diag_code FROM {of_months("pe_visits")} v WHERE main_dx <> ''"""
-    queries = {"pe_visits": visits, "pe_codes": codes, "pe_lists": lists, "pe_lines": lines, "pe_dx": dx}
-    if months is not None:
-        queries["pe_visits"] = f"SELECT * FROM pe_all_visits WHERE {among}"
-    names = STAGED if months is None else MONTHLY
-    return [(name, d.stage.format(name=name, query=queries[name])) for name in names]
+SELECT v.vid, d.diag_code FROM {of_months("diagnoses")} d JOIN pe_visits v ON v.mdtrt_id = d.mdtrt_id
+UNION ALL SELECT vid, main_dx AS diag_code FROM pe_visits v WHERE main_dx <> ''"""
+    queries = {"pe_codes": codes, "pe_lists": lists, "pe_lines": lines, "pe_dx": dx}
+    statements = {name: d.stage.format(name=name, query=query) for name, query in queries.items()}
+    statements["pe_visits"] = visits
+    return [(name, statements[name]) for name in (STAGED if months is None else MONTHLY)]
 
 
 def all_visits(d: Dialect) -> str:
     """The statement staging ``pe_all_visits``: every visit, as ``pe_visits`` has them without ``months``."""
-    return d.stage.format(name="pe_all_visits", query=_visits(d, ", month"))
+    return d.numbered.format(name="pe_all_visits", query=_visits(d, ", month"))
 
 
 def _visits(d: Dialect, more: str) -> str:
     return f"""
-SELECT {d.row_id} AS vid, setl_id, mdtrt_id, psn_no, gend, age, insutype, fixmedins_code, hosp_lv, atddr_no,
-       med_type, kind, cross_region, {d.day.format("begn_date")} AS begn_day, {d.day.format("end_date")} AS end_day,
+SELECT setl_id, mdtrt_id, psn_no, gend, age, insutype, fixmedins_code, hosp_lv, atddr_no,
+       med_type, kind, cross_region, {_SCENE} AS scene,
+       {d.day.format("begn_date")} AS begn_day, {d.day.format("end_date")} AS end_day,
        COALESCE(main_dx, '') AS main_dx, substr(COALESCE(main_dx, ''), 1, 3) AS dx3, medfee_sumamt,
        {d.hash.format("psn_no")} AS ph{more}
 FROM visits"""
@@ -191,11 +210,7 @@ class _Render:
 
     def scene(self, alias: str = "w.") -> str:
         """The visit is in one of the rule's scenes: its kind, or cross_region when settled across regions."""
-        kinds = [s for s in self.rule.scenes if s != "cross_region"]
-        parts = [f"{alias}kind IN ({', '.join(self.lit(k) for k in kinds)})"] if kinds else []
-        if "cross_region" in self.rule.scenes:
-            parts.append(f"{alias}cross_region")
-        return "(" + " OR ".join(parts) + ")"
+        return _in_scene(alias, *self.rule.scenes)
 
     def items(self, alias: str = "w.") -> str:
         """Lines of catalogue items of the rule's list types."""
@@ -214,11 +229,10 @@ class _Render:
         return f"{self.scene()} AND {self.items()}"
 
     def found(self, hits: str) -> str:
-        """Line findings from ``hits`` (vid, cid, feedetl_sn, amount), with their visit's ids and code."""
+        """Line findings (``HITS``) from ``hits`` (vid, cid, feedetl_sn, amount)."""
         return (
-            f"SELECT {self.lit(self.rule.id)} AS rule_id, {self.lit(self.rule.result)} AS result, v.mdtrt_id, "
-            f"h.feedetl_sn, c.med_list_codg, h.amount, {_TAIL} FROM ({hits}) h JOIN pe_visits v ON v.vid = h.vid "
-            "JOIN pe_codes c ON c.cid = h.cid"
+            f"SELECT {self.lit(self.rule.id)} AS rule_id, {self.lit(self.rule.result)} AS result, h.vid, h.cid, "
+            f"h.feedetl_sn, h.amount FROM ({hits}) h"
         )
 
     def lines(self, where: str) -> str:
@@ -230,26 +244,33 @@ class _Render:
             f"SELECT {_HIT} FROM pe_wide w JOIN pe_visits pv ON pv.vid = w.vid WHERE {self.ours()} AND {where}"
         )
 
-    def grouped(self, keys: Sequence[str], having: str, where: str, *, inner: str = "TRUE", extra: str = "") -> str:
-        """Lines of groups (over the rule's lines, by ``keys``) that meet ``having``; ``g.x`` is ``extra``."""
+    def grouped(self, keys: Sequence[str], having: str, where: str, *, inner: str = "TRUE") -> str:
+        """Lines of groups (over the rule's lines, by ``keys``) that meet ``having``."""
         cols = ", ".join(f"{k} AS k{i}" for i, k in enumerate(keys))
         on = " AND ".join(f"g.k{i} = {k}" for i, k in enumerate(keys))
         groups = (
-            f"SELECT {cols}{', ' + extra + ' AS x' if extra else ''} FROM pe_wide w "
-            f"WHERE {self.ours()} AND {inner} GROUP BY {', '.join(keys)} HAVING {having}"
+            f"SELECT {cols} FROM pe_wide w WHERE {self.ours()} AND {inner} GROUP BY {', '.join(keys)} HAVING {having}"
         )
         return self.found(f"SELECT {_HIT} FROM pe_wide w JOIN ({groups}) g ON {on} WHERE {self.ours()} AND {where}")
 
-    def visits(self, where: str) -> str:
+    def visits(self, where: str, *, among: str = "") -> str:
+        """Visit findings: the visits meeting ``where``, of those (vid) ``among`` finds when given. The visits
+        are joined to ``among``'s few, not searched for them: ``v.vid IN (…)`` had the planner hash millions
+        of visits."""
+        of = f"(SELECT DISTINCT vid FROM ({among}) a) s JOIN pe_visits v ON v.vid = s.vid" if among else "pe_visits v"
         return (
-            f"SELECT {self.lit(self.rule.id)} AS rule_id, {self.lit(self.rule.result)} AS result, v.mdtrt_id, "
-            f"'' AS feedetl_sn, '' AS med_list_codg, v.medfee_sumamt AS amount, {_TAIL} FROM pe_visits v "
+            f"SELECT {self.lit(self.rule.id)} AS rule_id, {self.lit(self.rule.result)} AS result, v.vid, "
+            f"CAST(NULL AS BIGINT) AS cid, '' AS feedetl_sn, v.medfee_sumamt AS amount FROM {of} "
             f"WHERE {self.scene('v.')} AND {where}"
         )
 
 
+def _in_scene(alias: str, *scenes: str) -> str:
+    """The line or visit ``alias`` is in one of ``scenes``."""
+    return f"({alias}scene & {sum(_SCENE_BITS[s] for s in set(scenes))}) <> 0"
+
+
 _HIT = "w.vid, w.cid, w.feedetl_sn, w.amount"
-_TAIL = "v.fixmedins_code, v.psn_no, v.setl_id"
 
 
 def _not_listed(kind: str, column: str) -> str:
@@ -282,7 +303,8 @@ def _insutype(r: _Render) -> str:
 def _indication(r: _Render) -> str:
     # The (visit, item) pairs whose item's indications some diagnosis of the visit meets.
     met = (
-        "SELECT DISTINCT c.vid, c.cid FROM (SELECT DISTINCT vid, cid FROM pe_wide WHERE has_dx) c "
+        "SELECT DISTINCT c.vid, c.cid "
+        f"FROM (SELECT DISTINCT w.vid, w.cid FROM pe_wide w WHERE {r.ours()} AND w.has_dx) c "
         "JOIN pe_lists il ON il.cid = c.cid AND il.kind = 'dx_prefix' "
         "JOIN pe_dx x ON x.vid = c.vid WHERE substr(x.diag_code, 1, length(il.value)) = il.value"
     )
@@ -329,10 +351,14 @@ def _exclusive_pair(r: _Render) -> str:
         f"SELECT ca.cid AS a, cb.cid AS b FROM ({named}) p JOIN pe_codes ca ON ca.med_list_codg = p.a "
         "JOIN pe_codes cb ON cb.med_list_codg = p.b"
     )
+    # The days of the pairs' first items, from their lines only (a correlated EXISTS hashed every line).
+    firsts = (
+        f"SELECT DISTINCT o.vid, o.fee_day, o.cid FROM pe_wide o JOIN (SELECT DISTINCT a FROM ({table}) t) q "
+        f"ON q.a = o.cid WHERE {r.items('o.')}"
+    )
     return r.found(
-        f"SELECT DISTINCT {_HIT} FROM pe_wide w JOIN ({table}) p ON w.cid = p.b "
-        f"WHERE {r.ours()} AND EXISTS (SELECT 1 FROM pe_wide o "
-        f"WHERE o.vid = w.vid AND o.fee_day = w.fee_day AND o.cid = p.a AND {r.items('o.')})"
+        f"SELECT DISTINCT {_HIT} FROM pe_wide w JOIN ({table}) p ON w.cid = p.b JOIN ({firsts}) o "
+        f"ON o.vid = w.vid AND o.fee_day = w.fee_day AND o.cid = p.a WHERE {r.ours()}"
     )
 
 
@@ -352,8 +378,14 @@ def _never_paid(r: _Render) -> str:
 
 def _duplicate_group(r: _Render) -> str:
     # Codes of a group share a number (gid); cid follows the codes' order, so MIN(cid) is the smallest code.
+    # Only the groups of two codes or more among the rule's can have a duplicate: the lines of the others are
+    # left out before the grouping (more than half the drug lines of the synthetic city).
     n = r.int_param("group_len")
-    groups = f"SELECT cid, DENSE_RANK() OVER (ORDER BY substr(med_list_codg, 2, {n})) AS gid FROM pe_codes"
+    group = f"substr(med_list_codg, 2, {n})"
+    groups = (
+        f"SELECT cid, gid FROM (SELECT cid, DENSE_RANK() OVER (ORDER BY {group}) AS gid, "
+        f"COUNT(*) OVER (PARTITION BY {group}) AS codes FROM pe_codes WHERE {r.items('')}) g WHERE codes >= 2"
+    )
     keys = ("w.vid", "w.fee_day", "k.gid")
     on = " AND ".join(f"g.k{i} = {k}" for i, k in enumerate(keys))
     cols = ", ".join(f"{k} AS k{i}" for i, k in enumerate(keys))
@@ -366,8 +398,16 @@ def _duplicate_group(r: _Render) -> str:
 
 
 def _duplicate_line(r: _Render) -> str:
+    # The groups of two or more first, counted on integers; the smallest feedetl_sn (text) only among their lines.
     keys = ("w.vid", "w.cid", "w.fee_day", "w.pric_m", "w.cnt_q")
-    return r.grouped(keys, "COUNT(*) >= 2", "w.feedetl_sn > g.x", extra="MIN(w.feedetl_sn)")
+    cols = ", ".join(f"{k} AS k{i}" for i, k in enumerate(keys))
+    on = " AND ".join(f"g.k{i} = {k}" for i, k in enumerate(keys))
+    groups = f"SELECT {cols} FROM pe_wide w WHERE {r.ours()} GROUP BY {', '.join(keys)} HAVING COUNT(*) >= 2"
+    twins = (
+        f"SELECT {_HIT}, MIN(w.feedetl_sn) OVER (PARTITION BY {', '.join(keys)}) AS x "
+        f"FROM pe_wide w JOIN ({groups}) g ON {on} WHERE {r.ours()}"
+    )
+    return r.found(f"SELECT t.vid, t.cid, t.feedetl_sn, t.amount FROM ({twins}) t WHERE t.feedetl_sn > t.x")
 
 
 def _fee_outside_visit(r: _Render) -> str:
@@ -395,19 +435,21 @@ def _readmission(r: _Render) -> str:
     days = r.int_param("days")
     same = " AND p.fixmedins_code = s.fixmedins_code" if r.rule.params.get("same_institution") else ""
     return r.visits(
-        "v.kind = 'inpatient' AND v.vid IN (SELECT s.vid FROM pe_visits s JOIN pe_visits p "
-        "ON p.psn_no = s.psn_no AND p.dx3 = s.dx3 "
+        "v.kind = 'inpatient'",
+        among="SELECT s.vid FROM pe_visits s JOIN pe_visits p ON p.psn_no = s.psn_no AND p.dx3 = s.dx3 "
         "WHERE s.kind = 'inpatient' AND p.kind = 'inpatient' AND s.dx3 <> '' "
         "AND (p.begn_day < s.begn_day OR (p.begn_day = s.begn_day AND p.mdtrt_id < s.mdtrt_id)) "
-        f"AND p.end_day IS NOT NULL AND s.begn_day - p.end_day BETWEEN 0 AND {days}{same})"
+        f"AND p.end_day IS NOT NULL AND s.begn_day - p.end_day BETWEEN 0 AND {days}{same}",
     )
 
 
 def _outpatient_during_stay(r: _Render) -> str:
+    # Joined on the person's hash, the names compared on the pairs (an equality in a CASE: see _early_refill).
     return r.visits(
-        "v.kind = 'outpatient' AND v.vid IN (SELECT o.vid FROM pe_visits o JOIN pe_visits s "
-        "ON s.psn_no = o.psn_no WHERE o.kind = 'outpatient' AND s.kind = 'inpatient' "
-        "AND o.begn_day > s.begn_day AND (s.end_day IS NULL OR o.begn_day < s.end_day))"
+        "v.kind = 'outpatient'",
+        among="SELECT o.vid FROM pe_visits o JOIN pe_visits s ON s.ph = o.ph "
+        "WHERE o.kind = 'outpatient' AND s.kind = 'inpatient' AND o.begn_day > s.begn_day "
+        "AND (s.end_day IS NULL OR o.begn_day < s.end_day) AND CASE WHEN s.psn_no = o.psn_no THEN TRUE ELSE FALSE END",
     )
 
 
@@ -418,23 +460,27 @@ def _bed_days_without_treatment(r: _Render) -> str:
     days = (
         "SELECT l.vid, l.fee_day, MAX(CASE WHEN k.bed THEN 1 ELSE 0 END) AS bed, "
         "MAX(CASE WHEN k.care THEN 0 ELSE 1 END) AS other "
-        f"FROM pe_lines l JOIN ({kinds}) k ON k.cid = l.cid WHERE l.kind = 'inpatient' GROUP BY l.vid, l.fee_day"
+        f"FROM pe_lines l JOIN ({kinds}) k ON k.cid = l.cid WHERE {_in_scene('l.', 'inpatient')} "
+        "GROUP BY l.vid, l.fee_day"
     )
     return r.visits(
-        f"v.kind = 'inpatient' AND v.vid IN (SELECT vid FROM ({days}) b WHERE bed = 1 AND other = 0 "
-        f"GROUP BY vid HAVING COUNT(*) >= {r.int_param('min_days')})"
+        "v.kind = 'inpatient'",
+        among=f"SELECT vid FROM ({days}) b WHERE bed = 1 AND other = 0 GROUP BY vid "
+        f"HAVING COUNT(*) >= {r.int_param('min_days')}",
     )
 
 
 def _same_day_repeat(r: _Render) -> str:
-    firsts = (
-        "SELECT psn_no, fixmedins_code, begn_day, MIN(mdtrt_id) AS first FROM pe_visits WHERE kind = 'outpatient' "
-        "GROUP BY psn_no, fixmedins_code, begn_day HAVING COUNT(*) >= 2"
+    # Outpatient visits sharing a hash of (person, institution, day) with another: the few that may repeat;
+    # among them, the texts decide.
+    key = r.d.hash.format("ph, fixmedins_code, begn_day")
+    shared = f"SELECT {key} AS h FROM pe_visits WHERE kind = 'outpatient' GROUP BY {key} HAVING COUNT(*) >= 2"
+    maybe = (
+        "SELECT s.vid, s.mdtrt_id, MIN(s.mdtrt_id) OVER (PARTITION BY s.psn_no, s.fixmedins_code, s.begn_day) AS first "
+        f"FROM pe_visits s JOIN ({shared}) k ON k.h = {r.d.hash.format('s.ph, s.fixmedins_code, s.begn_day')} "
+        "WHERE s.kind = 'outpatient'"
     )
-    return r.visits(
-        f"v.kind = 'outpatient' AND EXISTS (SELECT 1 FROM ({firsts}) f WHERE f.psn_no = v.psn_no "
-        "AND f.fixmedins_code = v.fixmedins_code AND f.begn_day = v.begn_day AND v.mdtrt_id > f.first)"
-    )
+    return r.visits("v.kind = 'outpatient'", among=f"SELECT m.vid FROM ({maybe}) m WHERE m.mdtrt_id > m.first")
 
 
 def _practitioner_load(r: _Render) -> str:
@@ -443,27 +489,32 @@ def _practitioner_load(r: _Render) -> str:
         f"GROUP BY atddr_no, begn_day HAVING COUNT(*) > {r.int_param('max_visits')}"
     )
     return r.visits(
-        f"v.kind = 'outpatient' AND EXISTS (SELECT 1 FROM ({crowded}) c WHERE c.atddr_no = v.atddr_no "
-        "AND c.begn_day = v.begn_day)"
+        "v.kind = 'outpatient'",
+        among=f"SELECT p.vid FROM pe_visits p JOIN ({crowded}) c "
+        "ON c.atddr_no = p.atddr_no AND c.begn_day = p.begn_day WHERE p.kind = 'outpatient'",
     )
 
 
 def _early_refill(r: _Render) -> str:
-    # Supplies of the person's outpatient visits: one row per visit, day and item, with the person.
-    supplies = (
-        "SELECT p.psn_no, s.cid, s.vid, s.fee_day, MAX(s.days) AS days FROM pe_lines s "
-        "JOIN pe_visits p ON p.vid = s.vid WHERE s.kind = 'outpatient' AND s.days > 0 "
-        "GROUP BY p.psn_no, s.cid, s.vid, s.fee_day"
-    )
+    # Lines meet the supplies of the same item by the hash of the person (``ph``, on every line: no join to the
+    # visits for tens of millions of lines); the persons' numbers then decide, on the few pairs found.
     grace = r.int_param("grace", 0)
-    later = (
-        f"SELECT {_HIT}, w.fee_day, p.psn_no FROM pe_wide w JOIN pe_visits p ON p.vid = w.vid "
-        f"WHERE {r.ours()} AND w.kind = 'outpatient'"
+    # d1 < d2 < d1 + days - grace: only days > grace + 1 can cover a later day.
+    supplies = (
+        f"SELECT ph, cid, vid, fee_day, days FROM pe_lines WHERE {_in_scene('', 'outpatient')} "
+        f"AND days > {max(grace + 1, 0)}"
     )
-    return r.found(
-        f"SELECT DISTINCT w.vid, w.cid, w.feedetl_sn, w.amount FROM ({later}) w JOIN ({supplies}) e "
-        "ON e.psn_no = w.psn_no AND e.cid = w.cid "
+    later = f"SELECT {_HIT}, w.fee_day, w.ph FROM pe_wide w WHERE {r.ours()} AND {_in_scene('w.', 'outpatient')}"
+    pairs = (
+        f"SELECT DISTINCT w.vid, w.cid, w.feedetl_sn, w.amount, e.vid AS other FROM ({later}) w JOIN ({supplies}) e "
+        "ON e.ph = w.ph AND e.cid = w.cid "
         f"WHERE e.vid <> w.vid AND e.fee_day < w.fee_day AND w.fee_day < e.fee_day + e.days - {grace}"
+    )
+    # The equality inside a CASE: as a join key it would have the planner join every visit with the person's
+    # others first.
+    return r.found(
+        f"SELECT DISTINCT p.vid, p.cid, p.feedetl_sn, p.amount FROM ({pairs}) p JOIN pe_visits a ON a.vid = p.vid "
+        "JOIN pe_visits b ON b.vid = p.other WHERE CASE WHEN a.psn_no = b.psn_no THEN TRUE ELSE FALSE END"
     )
 
 
@@ -497,15 +548,31 @@ _LOGICS: dict[str, Callable[[_Render], str]] = {
 
 
 def rule_select(rule: Rule, d: Dialect) -> str:
-    """One rule's SELECT of ``COLUMNS`` over the staged tables."""
+    """One rule's SELECT of ``HITS`` over the staged tables."""
     return _LOGICS[rule.logic](_Render(rule, d))
 
 
-def findings_query(rules: Sequence[Rule], d: Dialect) -> str:
-    """All the rules' findings in one UNION ALL (at least one rule)."""
+def hits_query(rules: Sequence[Rule], d: Dialect) -> str:
+    """All the rules' findings as ``HITS``, in one UNION ALL (at least one rule)."""
     if not rules:
         raise ValueError("no rules to run")
     return "\nUNION ALL\n".join(rule_select(rule, d) for rule in rules)
+
+
+def resolve(hits: str) -> str:
+    """The findings (``COLUMNS``) of ``hits`` (a table or a parenthesised query of ``HITS``): the visits' ids and
+    the codes joined once for all the rules. A join per rule hashed a few months' visits each time the planner
+    took a rule's findings for many."""
+    return (
+        "SELECT h.rule_id, h.result, v.mdtrt_id, h.feedetl_sn, COALESCE(c.med_list_codg, '') AS med_list_codg, "
+        f"h.amount, v.fixmedins_code, v.psn_no, v.setl_id FROM {hits} h JOIN pe_visits v ON v.vid = h.vid "
+        "LEFT JOIN pe_codes c ON c.cid = h.cid"
+    )
+
+
+def findings_query(rules: Sequence[Rule], d: Dialect) -> str:
+    """All the rules' findings (``COLUMNS``) in one query (at least one rule)."""
+    return resolve(f"({hits_query(rules, d)})")
 
 
 CROSS_VISIT = frozenset(
@@ -516,9 +583,15 @@ others read only the visit itself and its own lines and diagnoses, so they can r
 
 
 def cross_lines(rules: Sequence[Rule], d: Dialect) -> str:
-    """A filter on ``pe_lines``: the lines the cross-visit ``rules`` read (early_refill: supplies and the
-    rule's items on outpatient visits)."""
-    refills = [_Render(rule, d).items("") for rule in rules if rule.logic == "early_refill"]
-    if not refills:
-        return "FALSE"
-    return f"kind = 'outpatient' AND (days > 0 OR cid IN (SELECT cid FROM pe_codes WHERE {' OR '.join(refills)}))"
+    """A query of ``pe_lines``: the lines the cross-visit ``rules`` read (early_refill: supplies and the
+    rule's items on outpatient visits), with only the columns they read."""
+    refills = [_Render(rule, d) for rule in rules if rule.logic == "early_refill"]
+    # The supplies (see _early_refill: days > grace + 1) and the rules' items.
+    days = min((max(r.int_param("grace", 0) + 1, 0) for r in refills), default=0)
+    items = " OR ".join(r.items("") for r in refills)
+    where = (
+        f"{_in_scene('', 'outpatient')} AND (days > {days} OR cid IN (SELECT cid FROM pe_codes WHERE {items}))"
+        if refills
+        else "FALSE"
+    )
+    return f"SELECT vid, cid, feedetl_sn, amount, fee_day, days, ph, scene FROM pe_lines WHERE {where}"
