@@ -66,8 +66,12 @@ def main() -> None:
         if args.threads:
             command += ["--threads", str(args.threads)]
         started = time.perf_counter()
-        done = subprocess.run(command, capture_output=True, text=True, check=True)
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
         elapsed = time.perf_counter() - started
+        if done.returncode:
+            last = [line for line in done.stderr.splitlines() if not line.lstrip().startswith("at ")][-15:]
+            print(f"{engine:<8} failed after {elapsed:.0f} s (exit {done.returncode}):", *last, sep="\n  ")
+            continue
         result = json.loads(done.stdout.strip().splitlines()[-1])
         print(f"{engine:<8} {result['rules']:>5} {result['findings']:>12,} {result['seconds']:>8.1f} "
               f"{elapsed:>10.1f} {result['peak_kib'] / 1024 / 1024:>8.1f} GB")  # fmt: skip
