@@ -38,6 +38,7 @@ from yibao.domain.ledger import Code, fund_account, personal_account, receivable
 from yibao.domain.money import Fen
 from yibao.files.contributions import load_rate_table
 from yibao.store import tables as t
+from yibao.store.manual_claims import posted_net
 
 _EMPLOYER = [f.name for f in fields(Employer)]
 _BILL = [f.name for f in fields(Bill)]
@@ -272,45 +273,38 @@ class SqlContributions:
         codes = self.conn.execute(select(a.code).where(a.code.like(f"fund:{region}%")).order_by(a.code)).scalars()
         return [code for code in codes if code.rsplit(":", 1)[-1] in pooled]
 
-    # ---- what `yibao ledger check` compares (yibao.domain.ledger.check_ledger)
 
-    def contribution_facts(self) -> tuple[dict[tuple[str, str], Fen], dict[tuple[str, str], Fen]]:
-        """(posted, expected): net debits − credits of contribution transfers on every pooled fund, personal
-        account and employer's receivable, and the same as the contribution records say."""
-        x = t.ledger_transfer.c
-        key = Code.CONTRIBUTION
-        posted: dict[tuple[str, str], Fen] = {}
-        for column, sign in ((x.debit_account, 1), (x.credit_account, -1)):
-            checked = column.like("fund:%") | column.like("acct:%") | column.like("receivable:%")
-            rows = self.conn.execute(select(column, func.sum(x.amount)).where(x.code == key, checked).group_by(column))
-            for account, amount in rows:
-                posted[key, account] = posted.get((key, account), 0) + sign * int(amount)
-        expected: dict[tuple[str, str], Fen] = {}
+# ---- what `yibao ledger check` compares (yibao.domain.ledger.check_ledger)
 
-        def add(account: str, amount: Fen) -> None:
-            expected[key, account] = expected.get((key, account), 0) + amount
 
-        b = t.contribution_bill.c
-        for emp_no, amount in self.conn.execute(
-            select(b.emp_no, func.sum(b.employer_amt + b.employee_amt)).where(b.paid_on.is_(None)).group_by(b.emp_no)
-        ):
-            add(receivable_account(emp_no), int(amount))
-        for admdvs, insutype, amount in self.conn.execute(
-            select(b.admdvs, b.insutype, func.sum(b.to_pool + b.late_fee))
-            .where(b.paid_on.is_not(None))
-            .group_by(b.admdvs, b.insutype)
-        ):
-            add(fund_account(admdvs, POOLED_FUND.get(insutype, POOLED_FUND[EMPLOYEE])), -int(amount))
-        r = t.resident_contribution.c
-        for admdvs, amount in self.conn.execute(
-            select(r.admdvs, func.sum(r.individual_amt + r.subsidy_amt)).group_by(r.admdvs)
-        ):
-            add(fund_account(admdvs, POOLED_FUND[RESIDENT]), -int(amount))
-        a = t.account_credit.c
-        for psn_no, amount in self.conn.execute(select(a.psn_no, func.sum(a.amount)).group_by(a.psn_no)):
-            add(personal_account(psn_no), -int(amount))
-        for admdvs, amount in self.conn.execute(
-            select(a.admdvs, func.sum(a.amount)).where(a.source == RETIREE_SOURCE).group_by(a.admdvs)
-        ):
-            add(fund_account(admdvs, POOLED_FUND[EMPLOYEE]), int(amount))
-        return {k: v for k, v in posted.items() if v}, {k: v for k, v in expected.items() if v}
+def ledger_facts(conn: Connection) -> tuple[dict[tuple[str, str], Fen], dict[tuple[str, str], Fen]]:
+    """(posted, expected): net debits − credits of contribution transfers on every pooled fund, personal
+    account and employer's receivable, and the same as the contribution records say."""
+    key = Code.CONTRIBUTION
+    expected: dict[tuple[str, str], Fen] = {}
+
+    def add(account: str, amount: Fen) -> None:
+        expected[key, account] = expected.get((key, account), 0) + amount
+
+    b = t.contribution_bill.c
+    for emp_no, amount in conn.execute(
+        select(b.emp_no, func.sum(b.employer_amt + b.employee_amt)).where(b.paid_on.is_(None)).group_by(b.emp_no)
+    ):
+        add(receivable_account(emp_no), int(amount))
+    for admdvs, insutype, amount in conn.execute(
+        select(b.admdvs, b.insutype, func.sum(b.to_pool + b.late_fee))
+        .where(b.paid_on.is_not(None))
+        .group_by(b.admdvs, b.insutype)
+    ):
+        add(fund_account(admdvs, POOLED_FUND.get(insutype, POOLED_FUND[EMPLOYEE])), -int(amount))
+    r = t.resident_contribution.c
+    for admdvs, amount in conn.execute(select(r.admdvs, func.sum(r.individual_amt + r.subsidy_amt)).group_by(r.admdvs)):
+        add(fund_account(admdvs, POOLED_FUND[RESIDENT]), -int(amount))
+    a = t.account_credit.c
+    for psn_no, amount in conn.execute(select(a.psn_no, func.sum(a.amount)).group_by(a.psn_no)):
+        add(personal_account(psn_no), -int(amount))
+    for admdvs, amount in conn.execute(
+        select(a.admdvs, func.sum(a.amount)).where(a.source == RETIREE_SOURCE).group_by(a.admdvs)
+    ):
+        add(fund_account(admdvs, POOLED_FUND[EMPLOYEE]), int(amount))
+    return posted_net(conn, key, ("fund:", "acct:", "receivable:")), {k: v for k, v in expected.items() if v}

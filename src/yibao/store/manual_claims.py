@@ -7,7 +7,7 @@ from dataclasses import fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, func, insert, select
+from sqlalchemy import Connection, Row, func, insert, or_, select
 
 from yibao.app.manual_claims import ManualClaim
 from yibao.app.records import FundRowRecord
@@ -90,14 +90,18 @@ def _claim(row: Row[Any]) -> ManualClaim:
     return ManualClaim(**m, amounts=amounts)
 
 
-def posted_net(conn: Connection, code: str) -> dict[tuple[str, str], Fen]:
-    """(code, account) → net debits − credits over the transfers of ``code``."""
+def posted_net(conn: Connection, code: str, prefixes: tuple[str, ...] = ()) -> dict[tuple[str, str], Fen]:
+    """(code, account) → net debits − credits over the transfers of ``code``; only the accounts whose code
+    starts with one of ``prefixes``, if given."""
     x = t.ledger_transfer.c
     net: dict[tuple[str, str], Fen] = {}
     for column, sign in ((x.debit_account, 1), (x.credit_account, -1)):
-        for account, amount in conn.execute(select(column, func.sum(x.amount)).where(x.code == code).group_by(column)):
+        query = select(column, func.sum(x.amount)).where(x.code == code).group_by(column)
+        if prefixes:
+            query = query.where(or_(*(column.like(f"{p}%") for p in prefixes)))
+        for account, amount in conn.execute(query):
             net[code, account] = net.get((code, account), 0) + sign * int(amount)
-    return net
+    return {k: v for k, v in net.items() if v} if prefixes else net
 
 
 def ledger_facts(conn: Connection) -> tuple[dict[tuple[str, str], Fen], dict[tuple[str, str], Fen]]:

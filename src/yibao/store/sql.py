@@ -54,6 +54,7 @@ from yibao.store.accounts import SqlAccounts
 from yibao.store.audit_cases import SqlAuditCases
 from yibao.store.clearing import SqlClearing
 from yibao.store.contributions import SqlContributions
+from yibao.store.contributions import ledger_facts as contribution_facts
 from yibao.store.federation import SqlFederation
 from yibao.store.filings import SqlFilings
 from yibao.store.manual_claims import SqlManualClaims
@@ -799,8 +800,8 @@ class SqlStore(  # see store.*
                 .group_by(c.fixmedins_code)
             )
         }
-        recorded = [manual_claim_facts(self.conn), transfer_facts(self.conn)]  # 零星报销, 转移接续
-        recorded.append(self.contribution_facts())  # 征缴 (store/contributions.py)
+        # 零星报销, 转移接续, 征缴
+        recorded = [manual_claim_facts(self.conn), transfer_facts(self.conn), contribution_facts(self.conn)]
         return LedgerFacts(
             accounts,
             totals,
