@@ -160,10 +160,10 @@ class SqlStore(  # see store.*
         return cursor
 
     def insert_rows(self, table: Table, names: Sequence[str], rows: Sequence[Sequence[Any]], tail: str = "") -> Any:
-        """Rows into ``table`` in one statement (``tail``: ON CONFLICT … or RETURNING …; a cursor is
-        returned for the latter). On PostgreSQL the rows travel as one JSON parameter: the same statement
-        and plan whatever their number, and the cheapest way to send them (psycopg's arrays and
-        multi-row VALUES are adapted value by value in Python, at two to four times the CPU)."""
+        """Rows into ``table`` in one statement (``tail``: ON CONFLICT … or RETURNING …); the cursor,
+        whose rowcount is the rows inserted. On PostgreSQL the rows travel as one JSON parameter: the
+        same statement and plan whatever their number, and the cheapest way to send them (psycopg's
+        arrays and multi-row VALUES are adapted value by value in Python, at two to four times the CPU)."""
         if not rows:
             return None
         if self.postgres:
@@ -180,8 +180,9 @@ class SqlStore(  # see store.*
         if tail.startswith("RETURNING"):
             return self.sql(f"{head}{', '.join([one] * len(rows))} {tail}", [v for r in rows for v in r])
         self._ahead.clear()
-        self.driver.cursor().executemany(f"{head}{one} {tail}", [[_sqlite_value(v) for v in row] for row in rows])
-        return None
+        cursor = self.driver.cursor()
+        cursor.executemany(f"{head}{one} {tail}", [[_sqlite_value(v) for v in row] for row in rows])
+        return cursor
 
     def record(self, cls: type[R], statement: str, params: Sequence[Any]) -> R | None:
         row = self.sql(statement, params).fetchone()

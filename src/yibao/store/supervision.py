@@ -8,7 +8,7 @@ from dataclasses import astuple, fields
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Connection, func, or_, select
+from sqlalchemy import Connection, or_, select
 
 from yibao.app.ports import PastVisit
 from yibao.app.records import FeeLineRecord, StoredFinding, VisitRecord
@@ -32,12 +32,11 @@ class SqlSupervision:
     def add_findings(self, findings: Sequence[StoredFinding]) -> int:
         if not findings:
             return 0
-        count = select(func.count()).select_from(t.supervision_finding)
-        before = self.conn.execute(count).scalar_one()
+        added = 0
         for start in range(0, len(findings), 1000):
             rows = [astuple(f) for f in findings[start : start + 1000]]
-            self.insert_rows(t.supervision_finding, _NAMES, rows, f"ON CONFLICT {_KEY} DO NOTHING")  # type: ignore[attr-defined]
-        return int(self.conn.execute(count).scalar_one()) - int(before)
+            added += self.insert_rows(t.supervision_finding, _NAMES, rows, f"ON CONFLICT {_KEY} DO NOTHING").rowcount  # type: ignore[attr-defined]
+        return added
 
     def rule_library(self) -> RuleLibrary:
         return load_rule_library()
