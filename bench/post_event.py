@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -50,6 +51,7 @@ def main() -> None:
     parser.add_argument("--engine", action="append", choices=("duckdb", "spark"), help="default: both")
     parser.add_argument("--memory-limit", help="DuckDB memory limit, e.g. 12GB")
     parser.add_argument("--threads", type=int, help="DuckDB threads")
+    parser.add_argument("--spark-memory", help="the local Spark driver's memory, e.g. 4g (default 2g)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -65,8 +67,11 @@ def main() -> None:
             command += ["--memory-limit", args.memory_limit]
         if args.threads:
             command += ["--threads", str(args.threads)]
+        env = dict(os.environ)
+        if args.spark_memory:
+            env["YIBAO_SPARK_DRIVER_MEMORY"] = args.spark_memory
         started = time.perf_counter()
-        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        done = subprocess.run(command, capture_output=True, text=True, check=False, env=env)
         elapsed = time.perf_counter() - started
         if done.returncode:
             last = [line for line in done.stderr.splitlines() if not line.lstrip().startswith("at ")][-15:]

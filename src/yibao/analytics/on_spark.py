@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -13,6 +14,8 @@ from yibao.analytics.tables import SOURCES, columns, files
 from yibao.domain.supervision.rules import Rule
 
 DIALECT = DIALECTS["spark"]
+DRIVER_MEMORY_ENV = "YIBAO_SPARK_DRIVER_MEMORY"
+"""The local driver's memory, e.g. 4g (default 2g); a cluster's executors are sized by the cluster."""
 _TYPES = {
     "string": "STRING", "int32": "INT", "int64": "BIGINT", "double": "DOUBLE", "bool": "BOOLEAN",
     "date32[day]": "DATE", "timestamp[us]": "TIMESTAMP_NTZ",
@@ -26,8 +29,12 @@ def session(master: str = "local[2]") -> SparkSession:
         .appName("yibao-post-event")
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.driver.memory", "2g")  # the JVM is launched here: 1 GB runs out on many broadcasts
-        .config("spark.sql.shuffle.partitions", "4")
+        # the JVM is launched here: 1 GB runs out on many broadcasts; 10 million claims want 4 GB
+        .config("spark.driver.memory", os.environ.get(DRIVER_MEMORY_ENV, "2g"))
+        # enough partitions that one task's aggregation fits at 10 million claims; adaptive execution
+        # merges the small ones again on small data
+        .config("spark.sql.shuffle.partitions", "32")
+        .config("spark.sql.adaptive.enabled", "true")
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.sources.partitionColumnTypeInference.enabled", "false")
         .getOrCreate()
