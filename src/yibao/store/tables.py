@@ -307,9 +307,17 @@ fee_line = Table(
     money("det_item_fee_sumamt"),
     Column("fee_ocur_time", DateTime, nullable=False),
     Column("status", String(10), nullable=False),  # uploaded, cancelled
-    Column("setl_id", String(30), nullable=True, index=True),  # the settlement that paid it, if any
+    Column("setl_id", String(30), nullable=True),  # the settlement that paid it, if any
     Column("body", Text, nullable=False, server_default="{}"),  # the rest of the uploaded line
     Index("ix_fee_line_mdtrt_id", "mdtrt_id"),  # the partial index below serves no query on SQLite
+    # settled lines only: indexing the unsettled ones (NULL) tempted PostgreSQL's generic plan of a
+    # visit's unsettled lines to scan every NULL entry ever made, live or dead (0017)
+    Index(
+        "ix_fee_line_setl_id",
+        "setl_id",
+        sqlite_where=text("setl_id IS NOT NULL"),
+        postgresql_where=text("setl_id IS NOT NULL"),
+    ),
     # a serial number is unique among a visit's live lines; a cancelled line's number may be used again
     Index(
         "uq_fee_line_live_sn",
@@ -408,6 +416,7 @@ counter_delta = Table(
     money("delta"),
     Column("setl_id", String(30), nullable=False),  # a settlement's, or a manual claim's (0015)
     Index("ix_counter_psn", "psn_no", "insutype", "period"),
+    Index("ix_counter_delta_setl_id", "setl_id"),  # a reversal restores the counters of its settlement
 )
 
 # ---------------------------------------------------------------- the fund ledger (TigerBeetle-style)
