@@ -1,0 +1,52 @@
+"""Giving freed memory back to the system, so that it does not pile up in a server worker.
+
+glibc's malloc keeps what a process frees inside its heaps, and a heap shrinks only from its top: one
+chunk still in use high up holds every free page below it. Under steady load a worker's heap slowly
+grows so (the soak, docs/reliability.md: in its first ten minutes a worker's heap kept 2.5–2.9 MiB more
+free memory, while the memory in use grew by 0.3–0.6 MiB). ``malloc_trim(0)`` hands those free pages
+back (madvise) wherever they lie; a server worker calls it every YIBAO_MALLOC_TRIM_SECONDS (default 60,
+0 never): 1.4 ms for a heap holding 50 MiB of scattered free blocks, microseconds after that.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import os
+from collections.abc import Callable
+
+TRIM_ENV = "YIBAO_MALLOC_TRIM_SECONDS"
+DEFAULT_SECONDS = 60.0
+
+
+def _malloc_trim() -> Callable[[int], int] | None:
+    """glibc's malloc_trim, or None where the C library has none (musl, macOS)."""
+    try:
+        trim: Callable[[int], int] = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):
+        return None
+    return trim
+
+
+MALLOC_TRIM = _malloc_trim()
+
+
+def release_free_memory() -> bool:
+    """Return the free pages of malloc's heaps to the system; False where that cannot be done."""
+    if MALLOC_TRIM is None:
+        return False
+    MALLOC_TRIM(0)
+    return True
+
+
+def trim_interval() -> float:
+    return float(os.environ.get(TRIM_ENV, DEFAULT_SECONDS))
+
+
+async def release_periodically(seconds: float) -> None:
+    """Every ``seconds`` on the event loop, for the life of a server worker."""
+    if seconds <= 0 or MALLOC_TRIM is None:
+        return
+    while True:
+        await asyncio.sleep(seconds)
+        release_free_memory()
