@@ -160,10 +160,11 @@ class SqlStore(  # see store.*
         return cursor
 
     def insert_rows(self, table: Table, names: Sequence[str], rows: Sequence[Sequence[Any]], tail: str = "") -> Any:
-        """Rows into ``table`` in one statement (``tail``: ON CONFLICT … or RETURNING …); the cursor,
-        whose rowcount is the rows inserted. On PostgreSQL the rows travel as one JSON parameter: the
-        same statement and plan whatever their number, and the cheapest way to send them (psycopg's
-        arrays and multi-row VALUES are adapted value by value in Python, at two to four times the CPU)."""
+        """Rows into ``table`` in one statement (``tail``: ON CONFLICT … or RETURNING …); the cursor
+        (None for no rows): with ON CONFLICT … DO NOTHING its rowcount is the rows inserted. On
+        PostgreSQL the rows travel as one JSON parameter: the same statement and plan whatever their
+        number, and the cheapest way to send them (psycopg's arrays and multi-row VALUES are adapted
+        value by value in Python, at two to four times the CPU)."""
         if not rows:
             return None
         if self.postgres:
