@@ -60,7 +60,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
@@ -116,9 +116,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error("--concurrency above 1000 would break the msgid serial space (4 digits a second)")
     if args.persons < args.concurrency:
         p.error("--persons must be at least --concurrency (every client thread has its own persons)")
-    if args.backend == "postgresql" and urlsplit(args.pg_admin_url).hostname not in LOOPBACK:
-        p.error("--pg-admin-url must point at 127.0.0.1: the benchmark talks to nothing else")
+    if args.backend == "postgresql" and not on_this_machine(args.pg_admin_url):
+        p.error("--pg-admin-url must point at 127.0.0.1 or a local socket: the benchmark talks to nothing else")
     return args
+
+
+def on_this_machine(url: str) -> bool:
+    """A loopback host, or PostgreSQL's socket directory (``postgresql://postgres@/postgres?host=/run/postgresql``)."""
+    parts = urlsplit(url)
+    return parts.hostname in LOOPBACK or (parts.hostname is None and "host=/" in parts.query)
+
+
+def database_url(admin_url: str, name: str) -> str:
+    """``admin_url`` with its database replaced by ``name``."""
+    return urlunsplit(urlsplit(admin_url)._replace(path=f"/{name}"))
 
 
 # ---------------------------------------------------------------------------------------- registry
@@ -383,7 +394,7 @@ def fresh_database(args: argparse.Namespace, tmp: Path) -> Iterator[tuple[str, s
     with psycopg.connect(args.pg_admin_url, autocommit=True, connect_timeout=5) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
     try:
-        yield args.pg_admin_url.rsplit("/", 1)[0] + f"/{name}", name
+        yield database_url(args.pg_admin_url, name), name
     finally:
         with psycopg.connect(args.pg_admin_url, autocommit=True, connect_timeout=5) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

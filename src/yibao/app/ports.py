@@ -66,6 +66,8 @@ class ReadAhead:
     identities: str | None = None
     account: str | None = None
     """psn_no: the personal account's balance"""
+    diagnoses: str | None = None
+    """mdtrt_id"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,8 +116,9 @@ class PastVisit:
 class SupervisionStore(Protocol):
     """Findings of the rule engine (``yibao.app.supervision``, docs/supervision.md)."""
 
-    def add_findings(self, findings: Sequence[StoredFinding]) -> int:
-        """Store those not stored yet (by stage, run, rule, visit and line); returns how many were new."""
+    def add_findings(self, findings: Sequence[StoredFinding], *, count: bool = True) -> int:
+        """Store those not stored yet (by stage, run, rule, visit and line); returns how many were new
+        (0 with ``count=False``, which lets the rows go with the commit)."""
         ...
 
     def rule_library(self) -> RuleLibrary:

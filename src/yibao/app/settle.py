@@ -84,6 +84,7 @@ def compute(store: Store, ctx: Context, cmd: SettleIn, kind: str, *, commit: boo
             counters=(cmd.psn_no, cmd.insutype, (year, month)),
             identities=cmd.psn_no,
             account=cmd.psn_no,
+            diagnoses=cmd.mdtrt_id,
         )
     )
     visit = own_visit(store, ctx, cmd.mdtrt_id, cmd.psn_no, kind)

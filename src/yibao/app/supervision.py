@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -367,7 +367,8 @@ class SettlementCheck:
         """mark: the findings, stored with the settlement (stage during, run the msgid)."""
         if self.findings and self.library is not None and self.encounter is not None:
             enc, lib = self.encounter, self.library
-            store.add_findings([_stored(f, lib, "during", ctx, enc, self.insuplc, setl_id) for f in self.findings])
+            stored = [_stored(f, lib, "during", ctx, enc, self.insuplc, setl_id) for f in self.findings]
+            store.add_findings(stored, count=False)
 
     def report(self, output: dict[str, object]) -> dict[str, object]:
         """2206/2303: the findings in the answer (vola_info), nothing stored."""
@@ -413,19 +414,14 @@ def check_settlement(
         admdvs=visit.mdtrtarea_admvs, atddr_no=visit.atddr_no,
         medfee_sumamt=sum(x.det_item_fee_sumamt for x in lines),
     )  # fmt: skip
-    findings = review(enc, rules, catalog, stage="during")
-    if _needs_diagnoses(findings, library):  # read the diagnoses only when a rule that reads them fired
+    if any(rule.logic in NEEDS_DIAGNOSES for rule in rules):
         enc = _with_diagnoses(enc, store.diagnoses(visit.mdtrt_id))
-        findings = review(enc, rules, catalog, stage="during")
+    findings = review(enc, rules, catalog, stage="during")
     if refuse and current == "refuse":
         definite = [f for f in findings if f.result == "definite"]
         if definite:
             raise Refused("input.data.mdtrt_id", "；".join(_refusal(f, library) for f in definite))
     return SettlementCheck(findings, library, enc, visit.insuplc_admdvs)
-
-
-def _needs_diagnoses(findings: Iterable[Finding], library: RuleLibrary) -> bool:
-    return any((rule := library.get(f.rule_id)) is not None and rule.logic in NEEDS_DIAGNOSES for f in findings)
 
 
 def _with_diagnoses(enc: Encounter, rows: Sequence[dict[str, object]]) -> Encounter:

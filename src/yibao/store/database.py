@@ -6,11 +6,11 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine, event
 
 from yibao.store.engine import make_engine
 from yibao.store.nonces import SqlNonces
-from yibao.store.sql import ConfigCache, SqlStore
+from yibao.store.sql import PENDING, ConfigCache, SqlStore
 
 
 class Database:
@@ -21,6 +21,8 @@ class Database:
         self.cache = ConfigCache()
         self.sqlite = self.engine.dialect.name == "sqlite"
         self._writer = threading.Lock()
+        if not self.sqlite and not event.contains(self.engine, "before_execute", _flush_first):
+            event.listen(self.engine, "before_execute", _flush_first)
 
     @contextmanager
     def transaction(self, *, write: bool = True) -> Iterator[SqlStore]:
@@ -38,7 +40,12 @@ class Database:
     @contextmanager
     def _transaction(self, options: dict[str, object]) -> Iterator[SqlStore]:
         with self.engine.connect().execution_options(**options) as conn, conn.begin():
-            yield SqlStore(conn, self.cache)
+            store = SqlStore(conn, self.cache)
+            try:
+                yield store
+                store.flush(commit=True)
+            finally:
+                store.discard()
 
     def shared_nonces(self) -> SqlNonces | None:
         """Where the gateway's workers share the nonces they have seen: the database on PostgreSQL
@@ -47,3 +54,9 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def _flush_first(conn: Connection, *_: object) -> None:
+    """A statement through SQLAlchemy sees the writes the store holds back (SqlStore.write)."""
+    if (store := conn.info.get(PENDING)) is not None:
+        store.flush()

@@ -128,7 +128,9 @@ def load_registry_file(db: Database, path: Path) -> dict[str, int]:
             counts["persons"] += 1
         if transfers:
             digest = hashlib.sha1(path.name.encode()).hexdigest()[:8]
-            SqlStore(conn, db.cache).post(f"opening-{now:%Y%m%d%H%M%S%f}-{digest}", transfers, now)
+            store = SqlStore(conn, db.cache)
+            store.post(f"opening-{now:%Y%m%d%H%M%S%f}-{digest}", transfers, now)
+            store.flush()
     return counts
 
 

@@ -1,0 +1,70 @@
+"""Writes the store holds back (SqlStore.write): seen by every later statement of their transaction,
+committed with it, and failing it whole when one of them fails."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from tests.databases import BACKENDS, fresh_database
+from yibao.app.records import LoggedMessage
+from yibao.store import migrate
+from yibao.store import tables as t
+from yibao.store.database import Database
+from yibao.store.engine import make_engine
+
+NOW = datetime(2026, 11, 23, 1, 0, 0)
+
+
+@pytest.fixture(params=BACKENDS)
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    with fresh_database(request.param, tmp_path) as url:
+        database = Database(make_engine(url))
+        migrate.upgrade(database.engine)
+        yield database
+        database.dispose()
+
+
+def message(n: int) -> LoggedMessage:
+    return LoggedMessage("2207", f"hash{n}", f'{{"infcode": 0, "n": {n}}}', None)
+
+
+def logged_count(db: Database) -> int:
+    with db.engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(t.message_log)).scalar_one())
+
+
+def test_a_held_write_is_seen_by_the_driver_and_by_sqlalchemy_in_its_transaction(db: Database) -> None:
+    with db.transaction() as store:
+        store.log_message("H44010600001", "m1", message(1), NOW)
+        assert store.conn.execute(select(func.count()).select_from(t.message_log)).scalar_one() == 1  # Core
+        store.log_message("H44010600001", "m2", message(2), NOW)
+        found = store.logged("H44010600001", "m2")  # through the driver
+        assert found is not None and found.body_hash == "hash2"
+        store.log_message("H44010600001", "m3", message(3), NOW)  # held until the commit
+    assert logged_count(db) == 3
+
+
+def test_a_failing_held_write_fails_its_whole_transaction_at_the_commit(db: Database) -> None:
+    with db.transaction() as store:
+        store.log_message("H44010600001", "m1", message(1), NOW)
+    with pytest.raises(Exception, match=r"(?i)unique|duplicate"), db.transaction() as store:
+        store.log_message("H44010600001", "m2", message(2), NOW)
+        store.log_message("H44010600001", "m1", message(1), NOW)  # the primary key again
+    assert logged_count(db) == 1
+    with db.transaction(write=False) as store:
+        assert store.logged("H44010600001", "m2") is None
+
+
+def test_held_writes_go_nowhere_when_the_transaction_raises(db: Database) -> None:
+    with pytest.raises(RuntimeError), db.transaction() as store:
+        store.log_message("H44010600001", "m1", message(1), NOW)
+        raise RuntimeError("the use case refused")
+    assert logged_count(db) == 0
+    with db.transaction() as store:  # the connection went back to the pool clean
+        store.log_message("H44010600001", "m2", message(2), NOW)
+    assert logged_count(db) == 1
