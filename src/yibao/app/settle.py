@@ -9,8 +9,6 @@ exact opposite; nothing is updated in place except the fee lines' link to the se
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass, fields
 from datetime import date
 
@@ -20,6 +18,7 @@ from yibao.app.commands import Reverse, SettleIn
 from yibao.app.cross_region import remote_calculation, remote_region, reverse_remote
 from yibao.app.errors import NotFound, Refused
 from yibao.app.ports import ReadAhead, Store
+from yibao.app.recent import RecentAnswers
 from yibao.app.records import (
     Context,
     FeeLineRecord,
@@ -198,28 +197,15 @@ def claim_of(
 
 
 class RecentCalculations:
-    """The calculator's last answers by their inputs. ``calculate`` is a pure function, and a 2207
-    usually repeats, a moment later, the 2206 of the same lines under the same counters: an equal
-    claim under the same policy and catalogue objects gets the answer already made."""
+    """The calculator's last answers by their inputs (``calculate`` is pure): an equal claim under the
+    same policy and catalogue objects gets the answer already made."""
 
     def __init__(self, size: int = 512) -> None:
-        self.size = size
-        self._answers: OrderedDict[tuple[object, ...], tuple[Policy, Catalog, Settlement]] = OrderedDict()
-        self._lock = threading.Lock()
+        self._recent: RecentAnswers[Settlement] = RecentAnswers(size)
 
     def calculate(self, claim: Claim, policy: Policy, catalog: Catalog) -> Settlement:
-        key = (claim.person, claim.visit, claim.feedetail, claim.amounts, tuple(sorted(claim.accumulators.items())),
-               id(policy), id(catalog))  # fmt: skip
-        with self._lock:
-            found = self._answers.get(key)
-        if found is not None and found[0] is policy and found[1] is catalog:
-            return found[2]
-        result = calculate(claim, policy, catalog)
-        with self._lock:
-            self._answers[key] = (policy, catalog, result)
-            if len(self._answers) > self.size:
-                self._answers.popitem(last=False)
-        return result
+        values = (claim.person, claim.visit, claim.feedetail, claim.amounts, tuple(sorted(claim.accumulators.items())))
+        return self._recent.get(values, (policy, catalog), lambda: calculate(claim, policy, catalog))
 
 
 RECENT = RecentCalculations()

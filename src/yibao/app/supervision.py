@@ -19,6 +19,7 @@ from typing import Any
 
 from yibao.app.errors import Refused
 from yibao.app.ports import PastVisit, Store
+from yibao.app.recent import RecentAnswers
 from yibao.app.records import Context, FeeLineRecord, PersonRecord, StoredFinding, VisitRecord, local_date
 from yibao.domain.catalog import Catalog
 from yibao.domain.claim import age_on
@@ -386,6 +387,10 @@ def _settlement_rules(library: RuleLibrary) -> tuple[Rule, ...]:
                    lambda: tuple(r for r in library.select(stage="during") if not r.cross_visit))  # fmt: skip
 
 
+RECENT_REVIEWS: RecentAnswers[tuple[Finding, ...]] = RecentAnswers()
+"""The settlement rules' last findings by encounter (pure: no cross-visit rule among them)."""
+
+
 def check_settlement(
     store: Store,
     ctx: Context,
@@ -416,7 +421,8 @@ def check_settlement(
     )  # fmt: skip
     if any(rule.logic in NEEDS_DIAGNOSES for rule in rules):
         enc = _with_diagnoses(enc, store.diagnoses(visit.mdtrt_id))
-    findings = review(enc, rules, catalog, stage="during")
+    found = RECENT_REVIEWS.get(enc, (rules, catalog), lambda: tuple(review(enc, rules, catalog, stage="during")))
+    findings = list(found)
     if refuse and current == "refuse":
         definite = [f for f in findings if f.result == "definite"]
         if definite:

@@ -130,6 +130,10 @@ class KeyRing:
         return cls({1: secrets.token_bytes(16)}, 1, secrets.token_bytes(32))
 
 
+OPENED_KEPT = 4096
+"""Clear values a process keeps of what it opened lately (a dict, emptied when full or when the key file changes)."""
+
+
 class PersonalData:
     """Seals and opens personal fields under a key file, and hashes them for lookup. Thread safe.
 
@@ -156,6 +160,8 @@ class PersonalData:
         self._prefix = f"v{ring.newest}:"
         self._lookup = crypto_hmac.HMAC(ring.lookup, hashes.SM3())
         self._previous = None if ring.previous_lookup is None else crypto_hmac.HMAC(ring.previous_lookup, hashes.SM3())
+        self._clear: dict[tuple[str, str], str] = {}
+        """(sealed, context) → clear value: the same person is opened at each message of a visit"""
 
     def _file_stamp(self) -> tuple[int, int] | None:
         try:
@@ -201,14 +207,20 @@ class PersonalData:
             key = self.ring.keys.get(key_id)
             if key is None:
                 raise DataKeyError(f"{context}: key v{key_id} is not in {self.path}")
+        if (clear := self._clear.get((stored, context))) is not None:
+            return clear
         try:
             blob = base64.b64decode(body, validate=True)
         except binascii.Error:
             raise Tampered(f"{context}: not base64") from None
         try:
-            return sm4_gcm_open(key, blob, context.encode()).decode()
+            clear = sm4_gcm_open(key, blob, context.encode()).decode()
         except Unsealed:
             raise Tampered(f"{context}: does not decrypt (changed, or not this row's)") from None
+        if len(self._clear) >= OPENED_KEPT:
+            self._clear.clear()
+        self._clear[(stored, context)] = clear
+        return clear
 
     def key_of(self, stored: str) -> int:
         head = stored.partition(":")[0]
