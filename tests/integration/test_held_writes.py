@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from tests.databases import BACKENDS, fresh_database
 from yibao.app.records import LoggedMessage
+from yibao.domain.ledger import Code, Transfer
 from yibao.store import migrate
 from yibao.store import tables as t
 from yibao.store.database import Database
@@ -68,3 +69,16 @@ def test_held_writes_go_nowhere_when_the_transaction_raises(db: Database) -> Non
     with db.transaction() as store:  # the connection went back to the pool clean
         store.log_message("H44010600001", "m2", message(2), NOW)
     assert logged_count(db) == 1
+
+
+def test_two_postings_of_one_transaction_both_reach_the_ledger(db: Database) -> None:
+    """Both add to the same accounts, in one transaction and one round trip."""
+    with db.transaction() as store:
+        store.post("p1", [Transfer("fund:a", "payable:h", 100, Code.SETTLEMENT)], NOW)
+        store.post("p2", [Transfer("fund:a", "payable:h", 250, Code.SETTLEMENT)], NOW)
+    with db.engine.connect() as conn:
+        a = t.ledger_account.c
+        rows = {
+            code: (int(dr), int(cr)) for code, dr, cr in conn.execute(select(a.code, a.debits_posted, a.credits_posted))
+        }
+    assert rows == {"fund:a": (350, 0), "payable:h": (0, 350)}
