@@ -141,10 +141,10 @@ class SqlStore(  # see store.*
     # ---------------------------------------------------------------- the driver, on the hot path
     # SQLAlchemy Core costs several times the driver's CPU for a small statement; the statements a
     # settlement runs go to the driver directly, inside the same transaction. Written with ? marks.
-    # On PostgreSQL the writes whose results nobody reads wait (``write``) and go in one round trip
-    # with the next read or with the COMMIT (``flush``): a settlement's nine writes and its commit
-    # become one round trip instead of ten, and the rows it locks (the fund's ledger accounts, which
-    # every settlement updates) are held for one round trip instead of six.
+    # On PostgreSQL the writes whose results nobody reads wait (``write``) and go in one pipeline
+    # before the next statement or with the COMMIT (``flush``): a settlement's nine writes and its
+    # commit take two round trips instead of ten, and the rows it locks (the fund's ledger accounts,
+    # which every settlement updates) are held for those two instead of six.
 
     @cached_property
     def driver(self) -> Any:
@@ -164,7 +164,7 @@ class SqlStore(  # see store.*
 
     def write(self, statement: str, params: Sequence[Any] = ()) -> None:
         """A write whose result is not read: on PostgreSQL it waits for the next statement or the
-        commit and goes with it in one round trip; its error, if any, comes from there."""
+        commit and goes with the other waiting writes in one pipeline; its error, if any, comes from there."""
         if not self.postgres:
             self.sql(statement, params)
             return
@@ -174,7 +174,7 @@ class SqlStore(  # see store.*
         self._pending.append((_pg(statement), params))
 
     def flush(self, commit: bool = False) -> None:
-        """Send the waiting writes (and the COMMIT) in one pipeline: one round trip."""
+        """Send the waiting writes (and the COMMIT) in one pipeline."""
         pending = self._pending
         self.discard()
         if not pending:
