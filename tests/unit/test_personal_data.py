@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives import hmac as crypto_hmac
 
 from yibao.app.records import PersonRecord
+from yibao.store import personal
 from yibao.store.personal import (
     ENV,
     DataKeyError,
@@ -52,6 +53,7 @@ def test_each_sealing_uses_a_new_nonce() -> None:
 def test_a_changed_byte_anywhere_fails_to_open() -> None:
     p = sealer()
     sealed = p.seal(CERTNO, CONTEXT)
+    assert p.open(sealed, CONTEXT) == CERTNO  # kept in the clear by this process: the changed ones are not
     blob = bytearray(base64.b64decode(sealed[3:]))
     for i in range(len(blob)):
         changed = bytearray(blob)
@@ -67,10 +69,21 @@ def test_a_changed_byte_anywhere_fails_to_open() -> None:
 def test_a_value_moved_to_another_row_or_column_fails_to_open() -> None:
     p = sealer()
     sealed = p.seal(CERTNO, CONTEXT)
+    assert p.open(sealed, CONTEXT) == CERTNO
     with pytest.raises(Tampered):
         p.open(sealed, "certno/4401000000000002")
     with pytest.raises(Tampered):
         p.open(sealed, "card_no/4401000000000001")
+
+
+def test_a_process_keeps_a_bounded_number_of_clear_values(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(personal, "OPENED_KEPT", 8)
+    p = sealer()
+    sealed = [p.seal(f"4401061990010{i:04d}X", f"certno/{i}") for i in range(20)]
+    for i, s in enumerate(sealed):
+        assert p.open(s, f"certno/{i}") == f"4401061990010{i:04d}X"
+        assert len(p._clear) <= 8
+    assert p.open(sealed[0], "certno/0") == "44010619900100000X"  # emptied and filled again: still right
 
 
 def test_another_key_does_not_open_it() -> None:
