@@ -6,6 +6,11 @@ appends to /tmp/probe/m-<pid>.log its resident memory, glibc's heap (mallinfo2: 
 free, releasable at the top) and Python's allocator (blocks, 1 MiB arenas, bytes in use), so that a
 growth can be placed: Python objects, free memory either allocator keeps, or neither. Loaded by Python's
 ``site`` at every start; does nothing without YIBAO_MEMPROBE (YIBAO_MEMPROBE_SECONDS: another period).
+
+YIBAO_MEMPROBE_TRACE=N also traces Python's allocations (tracemalloc, 8 frames; the process runs
+slower) and, from its N-th period on, writes to trace-<pid>.txt the 25 places whose live memory grew
+most since the N-th: where a growth of Python objects comes from (pymalloc's own figures are then
+missing from the log: Python does not print them under tracemalloc's allocator hooks).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import os
 import sys
 import threading
 import time
+import tracemalloc
 from pathlib import Path
 
 
@@ -49,13 +55,34 @@ def _pymalloc(folder: Path) -> str:
     return " ".join(f"{k}={v}" for k, v in figures.items())
 
 
+def _own_left_out(snapshot: tracemalloc.Snapshot) -> tracemalloc.Snapshot:
+    """Without what the probe itself allocated (its snapshots, its files)."""
+    return snapshot.filter_traces([tracemalloc.Filter(False, __file__, all_frames=True)])
+
+
+def _grown(base: tracemalloc.Snapshot | None, folder: Path) -> None:
+    """The places whose traced memory grew most since ``base``, by traceback."""
+    if base is None:
+        return
+    diff = _own_left_out(tracemalloc.take_snapshot()).compare_to(base, "traceback")
+    with (folder / f"trace-{os.getpid()}.txt").open("w") as out:
+        for stat in diff[:25]:
+            out.write(f"{stat.size_diff / 1024:+.1f} KiB, {stat.count_diff:+d} blocks\n")
+            out.writelines(f"    {line}\n" for line in stat.traceback.format())
+
+
 def _probe(folder: Path) -> None:
     mallinfo2 = ctypes.CDLL(None).mallinfo2
     mallinfo2.restype = _MallInfo2
+    trace_from = int(os.environ.get("YIBAO_MEMPROBE_TRACE", "0"))
+    base = None
     with (folder / f"m-{os.getpid()}.log").open("a", buffering=1) as out:
         out.write(" ".join(sys.argv)[:200] + "\n")
-        while True:
+        for period in range(1, sys.maxsize):
             time.sleep(float(os.environ.get("YIBAO_MEMPROBE_SECONDS", "60")))
+            if trace_from and period == trace_from:
+                base = _own_left_out(tracemalloc.take_snapshot())
+            _grown(base, folder)
             m = mallinfo2()
             out.write(
                 f"{time.time():.0f} rss={_status('VmRSS:')} anon={_status('RssAnon:')} arena={m.arena // 1024} "
@@ -66,4 +93,6 @@ def _probe(folder: Path) -> None:
 
 if folder := os.environ.get("YIBAO_MEMPROBE"):
     Path(folder).mkdir(parents=True, exist_ok=True)
+    if os.environ.get("YIBAO_MEMPROBE_TRACE"):
+        tracemalloc.start(8)
     threading.Thread(target=_probe, args=(Path(folder),), daemon=True, name="memprobe").start()
