@@ -5,10 +5,11 @@
 
 The same four messages as bench/settle.py (2201, 2204 with 20 lines, 2206, 2207), built by the same
 helpers, handed to ``Dispatcher.handle`` one after another: no server, no HTTP, no other process but
-the PostgreSQL backend. It prints this process's CPU and the backend's CPU per settlement, statements
-and round trips are what remain — the figure to compare two versions of the hot path minutes apart
-on a shared box (the HTTP bench adds the server's and clients' noise). ``--profile N`` prints the N
-functions of most own time (cProfile) instead of timing.
+the PostgreSQL backend. It prints this process's CPU and the backend's CPU per settlement: the figure
+to compare two versions of the hot path on a shared box, best run side by side at the same moment (two
+checkouts, each with PYTHONPATH=<checkout>/src; each makes its own database). ``--profile N`` prints
+the N functions of most own time (cProfile) instead, and ``--profile-file`` keeps the whole profile
+for pstats.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ def main() -> None:
     p.add_argument("--settlements", type=int, default=600)
     p.add_argument("--warmup", type=int, default=100)
     p.add_argument("--profile", type=int, default=0, help="print the N functions of most own time")
+    p.add_argument("--profile-file", type=Path, default=None, help="with --profile: also write the profile here")
     p.add_argument("--pg-admin-url", default=bench.PG_ADMIN)
     args = p.parse_args()
     args.backend = "postgresql"
@@ -97,7 +99,8 @@ def main() -> None:
             prof = cProfile.Profile(time.process_time)
             prof.runcall(lambda: [one() for _ in range(args.settlements)])
             stats = pstats.Stats(prof)
-            stats.dump_stats("/tmp/inproc.prof")
+            if args.profile_file:
+                stats.dump_stats(args.profile_file)
             stats.sort_stats("tottime").print_stats(args.profile)
             return
         pg0, cpu0, t0 = bench.postgres_backends_cpu(db_name), time.process_time(), time.perf_counter()
