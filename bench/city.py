@@ -121,7 +121,7 @@ def server(url: str, workers: int, log: Path) -> Iterator[str]:
     log.with_suffix(".pid").write_text(str(proc.pid))  # for whoever watches its memory (bench/soak.py)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180  # a server traced by bench/memprobe takes minutes to start
         while True:
             with suppress(httpx.TransportError):
                 if httpx.get(base + "/healthz", timeout=1).status_code == 200:
