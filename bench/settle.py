@@ -577,25 +577,35 @@ class Caller:
         self.conn.close()
 
 
+def registration(rng: random.Random, person: Person, doctor: str) -> dict[str, Any]:
+    """2201's input: an outpatient visit by ID card."""
+    return {"data": {
+        "psn_no": person.psn_no, "insutype": "310", "begntime": now_text(), "mdtrt_cert_type": "02",
+        "mdtrt_cert_no": person.certno, "ipt_otp_no": f"MZ{rng.randrange(10**8):08d}",
+        "atddr_no": doctor, "dr_name": "张医生", "dept_code": "A03", "dept_name": "内科", "caty": "A03",
+    }}  # fmt: skip
+
+
+def settlement(person: Person, mdtrt_id: str, medfee: Decimal) -> dict[str, Any]:
+    """2206's and 2207's input: all the visit's lines, the personal account used."""
+    return {"data": {
+        "psn_no": person.psn_no, "mdtrt_cert_type": "02", "mdtrt_cert_no": person.certno, "med_type": "11",
+        "medfee_sumamt": str(medfee), "psn_setlway": "01", "mdtrt_id": mdtrt_id, "chrg_bchno": "B1",
+        "insutype": "310", "acct_used_flag": "1",
+    }}  # fmt: skip
+
+
 def one_settlement(caller: Caller, tally: Tally, rng: random.Random, person: Person, hospital: Hospital) -> None:
     """2201, 2204, 2206, 2207 for one outpatient visit; a failed step ends the visit."""
     plan, code = caller.plan, hospital.code
     t0 = time.perf_counter()
     tally.started += 1
     try:
-        out = caller.call(tally, "2201", code, {"data": {
-            "psn_no": person.psn_no, "insutype": "310", "begntime": now_text(), "mdtrt_cert_type": "02",
-            "mdtrt_cert_no": person.certno, "ipt_otp_no": f"MZ{rng.randrange(10**8):08d}",
-            "atddr_no": hospital.doctor, "dr_name": "张医生", "dept_code": "A03", "dept_name": "内科", "caty": "A03",
-        }})  # fmt: skip
+        out = caller.call(tally, "2201", code, registration(rng, person, hospital.doctor))
         mdtrt_id = str(out["data"]["mdtrt_id"])
         lines, medfee = fee_lines(rng, list(plan.items), plan.lines, mdtrt_id, person.psn_no, hospital.doctor)
         caller.call(tally, "2204", code, {"feedetail": lines})
-        data = {"data": {
-            "psn_no": person.psn_no, "mdtrt_cert_type": "02", "mdtrt_cert_no": person.certno, "med_type": "11",
-            "medfee_sumamt": str(medfee), "psn_setlway": "01", "mdtrt_id": mdtrt_id, "chrg_bchno": "B1",
-            "insutype": "310", "acct_used_flag": "1",
-        }}  # fmt: skip
+        data = settlement(person, mdtrt_id, medfee)
         pre = caller.call(tally, "2206", code, data)["setlinfo"]
         done = caller.call(tally, "2207", code, data)["setlinfo"]
         paid = Decimal(done["fund_pay_sumamt"]) + Decimal(done["acct_pay"]) + Decimal(done["psn_cash_pay"])

@@ -77,19 +77,11 @@ def main() -> None:
 
         def one() -> None:
             person = rng.choice(persons)
-            out = call("2201", {"data": {
-                "psn_no": person.psn_no, "insutype": "310", "begntime": bench.now_text(), "mdtrt_cert_type": "02",
-                "mdtrt_cert_no": person.certno, "ipt_otp_no": f"MZ{rng.randrange(10**8):08d}", "atddr_no": doctor,
-                "dr_name": "张医生", "dept_code": "A03", "dept_name": "内科", "caty": "A03",
-            }})  # fmt: skip
+            out = call("2201", bench.registration(rng, person, doctor))
             mdtrt_id = str(out["data"]["mdtrt_id"])  # type: ignore[index]
             lines, medfee = bench.fee_lines(rng, items, 20, mdtrt_id, person.psn_no, doctor)
             call("2204", {"feedetail": lines})
-            data = {"data": {
-                "psn_no": person.psn_no, "mdtrt_cert_type": "02", "mdtrt_cert_no": person.certno, "med_type": "11",
-                "medfee_sumamt": str(medfee), "psn_setlway": "01", "mdtrt_id": mdtrt_id, "chrg_bchno": "B1",
-                "insutype": "310", "acct_used_flag": "1",
-            }}  # fmt: skip
+            data = bench.settlement(person, mdtrt_id, medfee)
             call("2206", data)
             call("2207", data)
 
