@@ -11,11 +11,22 @@ YIBAO_MEMPROBE_TRACE=N also traces Python's allocations (tracemalloc, 8 frames; 
 slower) and, from its N-th period on, writes to trace-<pid>.txt the 25 places whose live memory grew
 most since the N-th: where a growth of Python objects comes from (pymalloc's own figures are then
 missing from the log: Python does not print them under tracemalloc's allocator hooks).
+YIBAO_MEMPROBE_FRAMES: the frames kept (8). Tracing a server's whole heap is slow: a snapshot of a
+few hundred MiB of traces holds the process for tens of seconds.
+
+YIBAO_MEMPROBE_CENSUS=N is the light way: from the N-th period on, census-<pid>.txt lists the object
+types (those the garbage collector tracks: containers and instances) whose count grew most since the
+N-th, and the 25 largest containers with what holds them (``Owner.attribute`` or ``module.name``):
+a cache that keeps growing shows as both. Half a second a period for a server's heap.
+
+YIBAO_MEMPROBE_ONLY=word: trace or count only in the processes whose command line has that word (e.g.
+``serve``: the server, not the load generator nor the city it builds).
 """
 
 from __future__ import annotations
 
 import ctypes
+import gc
 import os
 import sys
 import threading
@@ -71,11 +82,67 @@ def _grown(base: tracemalloc.Snapshot | None, folder: Path) -> None:
             out.writelines(f"    {line}\n" for line in stat.traceback.format())
 
 
+def _types() -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for o in gc.get_objects():
+        t = type(o)
+        name = f"{t.__module__}.{t.__qualname__}"
+        counts[name] = counts.get(name, 0) + 1
+    return counts
+
+
+def _holder(container: object, mine: tuple[object, ...]) -> str:
+    """Who holds ``container``: an object's attribute, a module's global, or the holder's type
+    (``mine``: the probe's own lists, which hold everything)."""
+    for ref in gc.get_referrers(container):
+        if any(ref is m for m in mine):
+            continue
+        if isinstance(ref, dict):
+            key = None
+            for k, v in ref.items():  # a loop: a generator would make ``container`` a cell, another holder
+                if v is container:
+                    key = k
+            for owner in gc.get_referrers(ref):
+                if getattr(owner, "__dict__", None) is ref:
+                    kind = owner.__name__ if isinstance(owner, type(sys)) else type(owner).__qualname__
+                    return f"{kind}.{key}"
+            if key is not None:
+                return f"<dict>[{key!r}]"[:120]
+        elif isinstance(ref, type(sys)):
+            return f"{ref.__name__} (its globals)"
+        elif not isinstance(ref, type(sys._getframe())):
+            kind = f"{type(ref).__module__}.{type(ref).__qualname__}"
+            for k, v in (vars(ref) if hasattr(ref, "__dict__") else {}).items():  # an object's own attribute
+                if v is container:
+                    return f"{kind}.{k}"
+            return f"<{kind}>"
+    return "?"
+
+
+def _census(base: dict[str, int], folder: Path) -> None:
+    now = _types()
+    grown = sorted(((n - base.get(k, 0), k) for k, n in now.items()), reverse=True)[:20]
+    containers = (dict, list, set, frozenset, tuple)
+    everything = gc.get_objects()
+    big = sorted((o for o in everything if isinstance(o, containers) and len(o) >= 200), key=len, reverse=True)[:25]
+    with (folder / f"census-{os.getpid()}.txt").open("w") as out:
+        total = sum(now.values())
+        out.write(f"{time.strftime('%H:%M:%S')} objects tracked: {total} ({total - sum(base.values()):+d})\n")
+        out.writelines(f"  {d:+8d} {k} ({now[k]})\n" for d, k in grown)
+        out.write("largest containers:\n")
+        for o in big:  # not a generator: it would be the holder of each
+            out.write(f"  {len(o):8d} {type(o).__qualname__} held by {_holder(o, (everything, big))}\n")
+    del everything, big
+
+
 def _probe(folder: Path) -> None:
     mallinfo2 = ctypes.CDLL(None).mallinfo2
     mallinfo2.restype = _MallInfo2
-    trace_from = int(os.environ.get("YIBAO_MEMPROBE_TRACE", "0"))
+    trace_from = int(os.environ.get("YIBAO_MEMPROBE_TRACE", "0")) if tracemalloc.is_tracing() else 0
     base = None
+    only = os.environ.get("YIBAO_MEMPROBE_ONLY", "") in " ".join(sys.argv)
+    census_from = int(os.environ.get("YIBAO_MEMPROBE_CENSUS", "0")) if only else 0
+    counted: dict[str, int] | None = None
     with (folder / f"m-{os.getpid()}.log").open("a", buffering=1) as out:
         out.write(" ".join(sys.argv)[:200] + "\n")
         for period in range(1, sys.maxsize):
@@ -83,6 +150,10 @@ def _probe(folder: Path) -> None:
             if trace_from and period == trace_from:
                 base = _own_left_out(tracemalloc.take_snapshot())
             _grown(base, folder)
+            if census_from and period == census_from:
+                counted = _types()
+            if counted is not None:
+                _census(counted, folder)
             m = mallinfo2()
             out.write(
                 f"{time.time():.0f} rss={_status('VmRSS:')} anon={_status('RssAnon:')} arena={m.arena // 1024} "
@@ -93,6 +164,6 @@ def _probe(folder: Path) -> None:
 
 if folder := os.environ.get("YIBAO_MEMPROBE"):
     Path(folder).mkdir(parents=True, exist_ok=True)
-    if os.environ.get("YIBAO_MEMPROBE_TRACE"):
-        tracemalloc.start(8)
+    if os.environ.get("YIBAO_MEMPROBE_TRACE") and os.environ.get("YIBAO_MEMPROBE_ONLY", "") in " ".join(sys.argv):
+        tracemalloc.start(int(os.environ.get("YIBAO_MEMPROBE_FRAMES", "8")))
     threading.Thread(target=_probe, args=(Path(folder),), daemon=True, name="memprobe").start()
