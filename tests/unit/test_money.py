@@ -36,7 +36,9 @@ def test_floats_and_non_numbers_are_refused(bad: object) -> None:
 
 @given(st.integers(min_value=-(10**12), max_value=10**12))
 def test_fen_yuan_round_trip(fen: int) -> None:
-    assert yuan_to_fen(fen_to_yuan(fen)) == fen
+    yuan = fen_to_yuan(fen)
+    assert yuan_to_fen(yuan) == fen
+    assert yuan.as_tuple().exponent == -2  # always printed with two decimals, as the interface does
 
 
 @given(st.integers(min_value=0, max_value=10**10), st.decimals(min_value=0, max_value=1, places=4))

@@ -53,7 +53,7 @@ def yuan_to_fen(value: object) -> Fen:
 
 def fen_to_yuan(amount: Fen) -> Decimal:
     """Fen to yuan with exactly two decimals, as the national interface prints amounts."""
-    return (Decimal(amount) / FEN_PER_YUAN).quantize(Decimal("0.01"))
+    return Decimal(amount).scaleb(-2)  # the fen as the coefficient, two places: exact, no rounding
 
 
 def apply_ratio(amount: Fen, ratio: Decimal) -> Fen:
