@@ -51,7 +51,8 @@ class SignInTrust:
 
     def trust(self, sign_no: str, fixmedins_code: str, until: datetime, now: datetime) -> None:
         if len(self._until) >= self._sweep_at:
-            self._until = {k: v for k, v in self._until.items() if v[1] > now}
+            # a copy of the items first: another thread (a node of several) may add one meanwhile
+            self._until = {k: v for k, v in list(self._until.items()) if v[1] > now}
             self._sweep_at = max(self._least, 2 * len(self._until))
         self._until[sign_no] = (fixmedins_code, until)
 
