@@ -6,6 +6,7 @@ appends to /tmp/probe/m-<pid>.log its resident memory, glibc's heap (mallinfo2: 
 free, releasable at the top) and Python's allocator (blocks, 1 MiB arenas, bytes in use), so that a
 growth can be placed: Python objects, free memory either allocator keeps, or neither. Loaded by Python's
 ``site`` at every start; does nothing without YIBAO_MEMPROBE (YIBAO_MEMPROBE_SECONDS: another period).
+``bench/memprobe/summary.py /tmp/probe`` sums the logs up, a line a process.
 
 YIBAO_MEMPROBE_TRACE=N also traces Python's allocations (tracemalloc, 8 frames; the process runs
 slower) and, from its N-th period on, writes to trace-<pid>.txt the 25 places whose live memory grew
