@@ -331,17 +331,22 @@ def tree_cpu(root: int) -> float:
     return total
 
 
-def postgres_backends_cpu(dbname: str) -> float:
-    """CPU seconds of the PostgreSQL backends serving ``dbname`` (their title names the database)."""
-    total = 0.0
+def postgres_backends(dbname: str) -> list[int]:
+    """The PostgreSQL backends serving ``dbname`` now (their title names the database)."""
+    pids = []
     for pid in all_pids():
         try:
             title = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
-        if title.startswith("postgres: ") and f" {dbname} " in title and (s := proc_stat(pid)):
-            total += s[1]
-    return total
+        if title.startswith("postgres: ") and f" {dbname} " in title:
+            pids.append(pid)
+    return pids
+
+
+def postgres_backends_cpu(dbname: str, pids: list[int] | None = None) -> float:
+    """CPU seconds of the PostgreSQL backends serving ``dbname`` (or of ``pids``, found before)."""
+    return sum(s[1] for pid in (postgres_backends(dbname) if pids is None else pids) if (s := proc_stat(pid)))
 
 
 def machine_cpu() -> tuple[float, float]:

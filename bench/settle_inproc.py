@@ -7,9 +7,10 @@ The same four messages as bench/settle.py (2201, 2204 with 20 lines, 2206, 2207)
 helpers, handed to ``Dispatcher.handle`` one after another: no server, no HTTP, no other process but
 the PostgreSQL backend. It prints this process's CPU and the backend's CPU per settlement: the figure
 to compare two versions of the hot path on a shared box, best run side by side at the same moment (two
-checkouts, each with PYTHONPATH=<checkout>/src; each makes its own database). ``--profile N`` prints
-the N functions of most own time (cProfile) instead, and ``--profile-file`` keeps the whole profile
-for pstats.
+checkouts, each with PYTHONPATH=<checkout>/src; each makes its own database), and then each
+transaction's share: the dispatcher's CPU and the backend's, read around each call (the backend's in
+clock ticks, so only many calls make it exact). ``--profile N`` prints the N functions of most own
+time (cProfile) instead, and ``--profile-file`` keeps the whole profile for pstats.
 """
 
 from __future__ import annotations
@@ -66,8 +67,20 @@ def main() -> None:
         his = HisClient("http://unused", hospital)
         rng = random.Random(1)
 
+        backends: list[int] = []  # this database's backend, once the warm-up has made it
+        spent: dict[str, list[float]] = {}  # infno → [dispatcher CPU, backend CPU]
+
         def call(infno: str, data: dict[str, object]) -> dict[str, object]:
-            answer = json.loads(dispatcher.handle(json.dumps(his.envelope(infno, data), ensure_ascii=False).encode()))
+            body = json.dumps(his.envelope(infno, data), ensure_ascii=False).encode()
+            if backends:
+                pg0, cpu0 = bench.postgres_backends_cpu(db_name, backends), time.process_time()
+                raw = dispatcher.handle(body)
+                share = spent.setdefault(infno, [0.0, 0.0])
+                share[0] += time.process_time() - cpu0
+                share[1] += bench.postgres_backends_cpu(db_name, backends) - pg0
+            else:
+                raw = dispatcher.handle(body)
+            answer = json.loads(raw)
             if answer["infcode"] != 0:
                 raise SystemExit(f"{infno}: {answer['err_msg']}")
             return answer["output"]  # type: ignore[no-any-return]
@@ -95,6 +108,7 @@ def main() -> None:
                 stats.dump_stats(args.profile_file)
             stats.sort_stats("tottime").print_stats(args.profile)
             return
+        backends.extend(bench.postgres_backends(db_name))
         pg0, cpu0, t0 = bench.postgres_backends_cpu(db_name), time.process_time(), time.perf_counter()
         for _ in range(args.settlements):
             one()
@@ -103,6 +117,8 @@ def main() -> None:
         n = args.settlements
         print(f"{n} settlements in {wall:.1f} s: this process {cpu / n * 1000:.2f} ms CPU a settlement, "
               f"PostgreSQL {pg / n * 1000:.2f} ms, wall {wall / n * 1000:.2f} ms")  # fmt: skip
+        for infno, (mine, theirs) in spent.items():
+            print(f"  {infno}: dispatcher {mine / n * 1000:.2f} ms, PostgreSQL {theirs / n * 1000:.2f} ms a settlement")
         db.dispose()
 
 
