@@ -7,10 +7,11 @@ The same four messages as bench/settle.py (2201, 2204 with 20 lines, 2206, 2207)
 helpers, handed to ``Dispatcher.handle`` one after another: no server, no HTTP, no other process but
 the PostgreSQL backend. It prints this process's CPU and the backend's CPU per settlement: the figure
 to compare two versions of the hot path on a shared box, best run side by side at the same moment (two
-checkouts, each with PYTHONPATH=<checkout>/src; each makes its own database), and then each
-transaction's share: the dispatcher's CPU and the backend's, read around each call (the backend's in
-clock ticks, so only many calls make it exact). ``--profile N`` prints the N functions of most own
-time (cProfile) instead, and ``--profile-file`` keeps the whole profile for pstats.
+checkouts, each with PYTHONPATH=<checkout>/src; each makes its own database). ``--by-transaction``
+also prints each transaction's share, the dispatcher's CPU and the backend's read around each call
+(the backend's in clock ticks, so only many calls make it exact; the reads add to the totals).
+``--profile N`` prints the N functions of most own time (cProfile) instead, and ``--profile-file``
+keeps the whole profile for pstats.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ def main() -> None:
     p = argparse.ArgumentParser(prog="bench/settle_inproc.py", description=__doc__.split("\n\n")[0])
     p.add_argument("--settlements", type=int, default=600)
     p.add_argument("--warmup", type=int, default=100)
+    p.add_argument("--by-transaction", action="store_true", help="also each transaction's CPU")
     p.add_argument("--profile", type=int, default=0, help="print the N functions of most own time")
     p.add_argument("--profile-file", type=Path, default=None, help="with --profile: also write the profile here")
     p.add_argument("--pg-admin-url", default=bench.PG_ADMIN)
@@ -108,7 +110,8 @@ def main() -> None:
                 stats.dump_stats(args.profile_file)
             stats.sort_stats("tottime").print_stats(args.profile)
             return
-        backends.extend(bench.postgres_backends(db_name))
+        if args.by_transaction:
+            backends.extend(bench.postgres_backends(db_name))
         pg0, cpu0, t0 = bench.postgres_backends_cpu(db_name), time.process_time(), time.perf_counter()
         for _ in range(args.settlements):
             one()
