@@ -344,9 +344,14 @@ def postgres_backends(dbname: str) -> list[int]:
     return pids
 
 
-def postgres_backends_cpu(dbname: str, pids: list[int] | None = None) -> float:
-    """CPU seconds of the PostgreSQL backends serving ``dbname`` (or of ``pids``, found before)."""
-    return sum(s[1] for pid in (postgres_backends(dbname) if pids is None else pids) if (s := proc_stat(pid)))
+def cpu_of(pids: list[int]) -> float:
+    """CPU seconds of those of ``pids`` still alive."""
+    return sum(s[1] for pid in pids if (s := proc_stat(pid)))
+
+
+def postgres_backends_cpu(dbname: str) -> float:
+    """CPU seconds of the PostgreSQL backends serving ``dbname``."""
+    return cpu_of(postgres_backends(dbname))
 
 
 def machine_cpu() -> tuple[float, float]:

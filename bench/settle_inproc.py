@@ -75,11 +75,11 @@ def main() -> None:
         def call(infno: str, data: dict[str, object]) -> dict[str, object]:
             body = json.dumps(his.envelope(infno, data), ensure_ascii=False).encode()
             if backends:
-                pg0, cpu0 = bench.postgres_backends_cpu(db_name, backends), time.process_time()
+                pg0, cpu0 = bench.cpu_of(backends), time.process_time()
                 raw = dispatcher.handle(body)
                 share = spent.setdefault(infno, [0.0, 0.0])
                 share[0] += time.process_time() - cpu0
-                share[1] += bench.postgres_backends_cpu(db_name, backends) - pg0
+                share[1] += bench.cpu_of(backends) - pg0
             else:
                 raw = dispatcher.handle(body)
             answer = json.loads(raw)

@@ -83,9 +83,9 @@ def _grown(base: tracemalloc.Snapshot | None, folder: Path) -> None:
             out.writelines(f"    {line}\n" for line in stat.traceback.format())
 
 
-def _types() -> dict[str, int]:
+def _types(objects: list[object]) -> dict[str, int]:
     counts: dict[str, int] = {}
-    for o in gc.get_objects():
+    for o in objects:
         t = type(o)
         name = f"{t.__module__}.{t.__qualname__}"
         counts[name] = counts.get(name, 0) + 1
@@ -103,6 +103,7 @@ def _holder(container: object, mine: tuple[object, ...]) -> str:
             for k, v in ref.items():  # a loop: a generator would make ``container`` a cell, another holder
                 if v is container:
                     key = k
+                    break
             for owner in gc.get_referrers(ref):
                 if getattr(owner, "__dict__", None) is ref:
                     kind = owner.__name__ if isinstance(owner, type(sys)) else type(owner).__qualname__
@@ -121,10 +122,10 @@ def _holder(container: object, mine: tuple[object, ...]) -> str:
 
 
 def _census(base: dict[str, int], folder: Path) -> None:
-    now = _types()
+    everything = gc.get_objects()
+    now = _types(everything)
     grown = sorted(((n - base.get(k, 0), k) for k, n in now.items()), reverse=True)[:20]
     containers = (dict, list, set, frozenset, tuple)
-    everything = gc.get_objects()
     big = sorted((o for o in everything if isinstance(o, containers) and len(o) >= 200), key=len, reverse=True)[:25]
     with (folder / f"census-{os.getpid()}.txt").open("w") as out:
         total = sum(now.values())
@@ -136,12 +137,11 @@ def _census(base: dict[str, int], folder: Path) -> None:
     del everything, big
 
 
-def _probe(folder: Path) -> None:
+def _probe(folder: Path, only: bool) -> None:
     mallinfo2 = ctypes.CDLL(None).mallinfo2
     mallinfo2.restype = _MallInfo2
     trace_from = int(os.environ.get("YIBAO_MEMPROBE_TRACE", "0")) if tracemalloc.is_tracing() else 0
     base = None
-    only = os.environ.get("YIBAO_MEMPROBE_ONLY", "") in " ".join(sys.argv)
     census_from = int(os.environ.get("YIBAO_MEMPROBE_CENSUS", "0")) if only else 0
     counted: dict[str, int] | None = None
     with (folder / f"m-{os.getpid()}.log").open("a", buffering=1) as out:
@@ -152,7 +152,7 @@ def _probe(folder: Path) -> None:
                 base = _own_left_out(tracemalloc.take_snapshot())
             _grown(base, folder)
             if census_from and period == census_from:
-                counted = _types()
+                counted = _types(gc.get_objects())
             if counted is not None:
                 _census(counted, folder)
             m = mallinfo2()
@@ -165,6 +165,7 @@ def _probe(folder: Path) -> None:
 
 if folder := os.environ.get("YIBAO_MEMPROBE"):
     Path(folder).mkdir(parents=True, exist_ok=True)
-    if os.environ.get("YIBAO_MEMPROBE_TRACE") and os.environ.get("YIBAO_MEMPROBE_ONLY", "") in " ".join(sys.argv):
+    chosen = os.environ.get("YIBAO_MEMPROBE_ONLY", "") in " ".join(sys.argv)
+    if os.environ.get("YIBAO_MEMPROBE_TRACE") and chosen:
         tracemalloc.start(int(os.environ.get("YIBAO_MEMPROBE_FRAMES", "8")))
-    threading.Thread(target=_probe, args=(Path(folder),), daemon=True, name="memprobe").start()
+    threading.Thread(target=_probe, args=(Path(folder), chosen), daemon=True, name="memprobe").start()
