@@ -32,7 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -111,10 +111,12 @@ def yibao(*args: str, url: str, timeout: float = 3600.0) -> tuple[float, str]:
 
 
 @contextmanager
-def server(url: str, workers: int, log: Path) -> Iterator[str]:
-    """A `yibao serve` on a free port of 127.0.0.1; its base URL. Stopped (its process group) afterwards."""
+def server(url: str, workers: int, log: Path, args: Sequence[str] = ()) -> Iterator[str]:
+    """A `yibao serve` (``args`` added to its command line) on a free port of 127.0.0.1; its base URL.
+    Stopped (its process group) afterwards."""
     port = free_port()
     cmd = [sys.executable, "-m", "yibao", "serve", "--port", str(port), "--workers", str(workers), "--no-upgrade"]
+    cmd += args
     with log.open("wb") as out:
         proc = subprocess.Popen(cmd, env={**os.environ, "YIBAO_DATABASE_URL": url}, stdout=out,
                                 stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip

@@ -81,12 +81,14 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--persons", type=int, default=200_000)
     p.add_argument("--institutions", type=int, default=130)
     p.add_argument("--workers", type=int, default=0, help="0: 1 on SQLite, 3 on PostgreSQL")
+    p.add_argument("--max-requests", type=int, default=0, help="yibao serve --max-requests (0: never)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--pg-admin-url", default=PG_ADMIN)
     args = p.parse_args(argv)
     signal.signal(signal.SIGTERM, lambda signum, _f: sys.exit(128 + signum))
     workers = args.workers or (1 if args.backend == "sqlite" else 3)
-    print(f"yibao soak: {args.backend}, {workers} worker(s), {args.rate:g} settlements/s for {args.minutes} min, "
+    print(f"yibao soak: {args.backend}, {workers} worker(s) (max requests {args.max_requests or 'none'}), "
+          f"{args.rate:g} settlements/s for {args.minutes} min, "
           f"city of {args.persons:,}; Python {sys.version.split()[0]}, {os.cpu_count()} cores", flush=True)  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="yibao-soak-") as tmpdir, fresh_database(args, Path(tmpdir)) as url:
         build_city(url, persons=args.persons, institutions=args.institutions, seed=args.seed)
@@ -97,7 +99,8 @@ def main(argv: list[str] | None = None) -> None:
         city = sample_city(url, size=20_000, seed=args.seed)
         memory: list[float] = []
         total_settlements = total_errors = 0
-        with server(url, workers, Path(tmpdir) / "server.log") as base:
+        recycle = ("--max-requests", str(args.max_requests)) if args.max_requests else ()
+        with server(url, workers, Path(tmpdir) / "server.log", recycle) as base:
             pid = int(Path(tmpdir, "server.pid").read_text())
             print(" min  settled   /s  errors  2207 p50/p99 ms  2304 p50/p99 ms  server MiB  postgres MiB", flush=True)
             for minute in range(1, args.minutes + 1):

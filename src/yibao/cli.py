@@ -188,6 +188,12 @@ def serve(
     database_url: DbUrl = None,
     admdvs: str = typer.Option("440100", envvar="YIBAO_ADMDVS", help="This node's region (inf_refmsgid prefix)."),
     upgrade: bool = typer.Option(True, help="Migrate the schema before serving."),
+    max_requests: int = typer.Option(
+        0,
+        min=0,
+        help="Replace a worker after about this many requests (0: never), so that no process's heap "
+        "grows for ever; needs PostgreSQL and 2 or more workers.",
+    ),
 ) -> None:
     """Serve the national interface (/fsi/api/...) with OpenAPI docs at /docs."""
     import os
@@ -202,6 +208,10 @@ def serve(
         migrate.upgrade(engine)
     if workers <= 0:
         workers = 1 if engine.dialect.name == "sqlite" else (os.cpu_count() or 1) + 1
+    if max_requests and (engine.dialect.name == "sqlite" or workers < 2):
+        # one worker alone leaves nobody to answer while it is replaced; on SQLite it also keeps the
+        # gateway's nonces in its memory, and a replacement would take a replay it had refused
+        raise typer.BadParameter("needs PostgreSQL and 2 or more workers", param_hint="--max-requests")
     engine.dispose()
     if not os.environ.get("YIBAO_GATEWAY_KEY_FILE"):
         typer.echo("warning: YIBAO_GATEWAY_KEY_FILE is not set: gateway signatures are not checked", err=True)
@@ -213,6 +223,8 @@ def serve(
         workers=workers,
         log_level="warning",
         access_log=False,
+        limit_max_requests=max_requests or None,
+        limit_max_requests_jitter=max_requests // 10,  # the workers are not all replaced at once
     )
 
 

@@ -6,9 +6,11 @@ then `yibao ledger check` as a newcomer would run it. On SQLite and on PostgreSQ
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
@@ -21,8 +23,8 @@ from tests.databases import BACKENDS, fresh_database, load_demo
 from tests.flows import BLOOD_TEST, RETIREE, WORKER, certno, line, register, settle_data
 from tests.integration.test_settlement_flows import inpatient_stay, outpatient_visit
 from tests.integration.test_voucher_flow import activate, registration, utcnow
-from tests.servers import running_server
-from yibao.sim.his import HisClient
+from tests.servers import PIDS, running_server
+from yibao.sim.his import HisClient, KeepAlive
 from yibao.store.database import Database
 from yibao.store.engine import make_engine
 from yibao.voucher.authority import Authority
@@ -124,3 +126,35 @@ def test_a_visit_by_voucher_over_real_http(server: tuple[str, str]) -> None:
     setl = his.call("2207", settle_data(WORKER, mdtrt_id, "30", mdtrt_cert_type="01", mdtrt_cert_no=pay))
     assert setl["setlinfo"]["medfee_sumamt"] == 30
     assert ledger_check(url) == []
+
+
+def workers_of(base: str) -> set[int]:
+    """The server's worker processes (not multiprocessing's resource tracker, also its child)."""
+    server = PIDS[base]
+    children = Path(f"/proc/{server}/task/{server}/children").read_text().split()
+    return {int(pid) for pid in children if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()}
+
+
+def test_workers_replaced_after_max_requests_lose_no_request(tmp_path: Path) -> None:
+    """`--max-requests 20`: each worker leaves after 20-22 answers and the server starts another. One
+    HIS connection sends 120 messages: the worker it was on goes away between two of them, and the
+    client's next message, refused unread, is sent again to the worker that remains."""
+    with fresh_database("postgresql", tmp_path) as url:
+        load_demo(url)
+        with running_server(url, tmp_path / "server.log", workers=2, args=("--max-requests", "20")) as base:
+            deadline = time.monotonic() + 30
+            while len(first := workers_of(base)) < 2 and time.monotonic() < deadline:
+                time.sleep(0.1)  # /healthz answers as soon as one of them has started
+            assert len(first) == 2
+            conn, his = KeepAlive(int(base.rsplit(":", 1)[1])), HisClient(base, "H44010600001")
+            signed = set()
+            for _ in range(120):
+                body = json.dumps(his.envelope("9001", {"signIn": {"opter_no": "001"}})).encode()
+                answer = json.loads(conn.post(body))
+                assert answer["infcode"] == 0, answer
+                signed.add(answer["output"]["signinoutb"]["sign_no"])
+            assert len(signed) == 120
+            assert not first & workers_of(base), "the first workers still serve"
+    with fresh_database("sqlite", tmp_path) as url:
+        run = yibao("serve", "--max-requests", "20", url=url)
+        assert run.returncode == 2 and "--max-requests" in run.stderr and "PostgreSQL" in run.stderr

@@ -22,7 +22,12 @@ _SERIAL = itertools.count(random.randrange(10000))
 class KeepAlive:
     """One keep-alive HTTP/1.1 connection to a server on 127.0.0.1, opened on first use: what the
     simulator's and the benchmarks' client threads post through (lighter than httpx, so the clients
-    take less of the machine from the server). A failed request closes it; the next one reconnects."""
+    take less of the machine from the server). A failed request closes it; the next one reconnects.
+
+    A connection the server closed while it was idle (a worker replaced, ``yibao serve --max-requests``)
+    fails the next request, unread, with a reset: that request goes once more on a new connection, as
+    HTTP clients do (and should a reset have come after all from a server that read it, the platform
+    answers each msgid once)."""
 
     def __init__(self, port: int, timeout: float = 30.0, host: str = "127.0.0.1") -> None:
         self.host, self.port, self.timeout = host, port, timeout
@@ -30,15 +35,19 @@ class KeepAlive:
 
     def post(self, body: bytes, headers: dict[str, str] | None = None, path: str = "/fsi/api/callService") -> bytes:
         """The answer's body; OSError or HTTPException (also for a status other than 200) otherwise."""
-        if self.conn is None:
-            self.conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
-        try:
-            self.conn.request("POST", path, body, {"Content-Type": "application/json", **(headers or {})})
-            r = self.conn.getresponse()
-            data = r.read()
-        except (OSError, http.client.HTTPException):
-            self.close()
-            raise
+        while True:
+            reused = self.conn is not None
+            if self.conn is None:
+                self.conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+            try:
+                self.conn.request("POST", path, body, {"Content-Type": "application/json", **(headers or {})})
+                r = self.conn.getresponse()
+                data = r.read()
+                break
+            except (OSError, http.client.HTTPException) as exc:
+                self.close()
+                if not (reused and isinstance(exc, ConnectionResetError | BrokenPipeError)):
+                    raise
         if r.status != 200:
             raise http.client.HTTPException(f"HTTP {r.status}: {data[:200]!r}")
         return data
