@@ -957,13 +957,14 @@ def _pg(statement: str) -> str:
 
 
 def _json_insert(table: Table, names: Sequence[str], rows: Sequence[Sequence[Any]], tail: str) -> tuple[str, Any]:
-    """PostgreSQL: the rows as one JSON parameter of one statement (see SqlStore.insert_rows)."""
+    """PostgreSQL: the rows as one JSON parameter of one statement (see SqlStore.insert_rows). As jsonb,
+    parsed once: ``->>`` on a json value parses its text again each time, which for 20 rows of 22
+    columns cost the backend 550 µs against 100 µs."""
     key = (table.name, *names, tail)
     if (statement := _JSON_INSERT.get(key)) is None:
         values = ", ".join(f"(x->>{i})::{table.c[n].type.compile(dialect=PG)}" for i, n in enumerate(names))
-        statement = _JSON_INSERT[key] = (
-            f"INSERT INTO {table.name} ({', '.join(names)}) SELECT {values} FROM json_array_elements(?::json) x {tail}"
-        )
+        into = f"INSERT INTO {table.name} ({', '.join(names)})"
+        statement = _JSON_INSERT[key] = f"{into} SELECT {values} FROM jsonb_array_elements(?::jsonb) x {tail}"
     return statement, (json.dumps(rows, default=str, ensure_ascii=False),)
 
 
