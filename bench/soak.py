@@ -81,13 +81,14 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--persons", type=int, default=200_000)
     p.add_argument("--institutions", type=int, default=130)
     p.add_argument("--workers", type=int, default=0, help="0: 1 on SQLite, 3 on PostgreSQL")
-    p.add_argument("--max-requests", type=int, default=0, help="yibao serve --max-requests (0: never)")
+    p.add_argument("--max-requests", type=int, help="yibao serve --max-requests (0: never) [default: serve's]")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--pg-admin-url", default=PG_ADMIN)
     args = p.parse_args(argv)
     signal.signal(signal.SIGTERM, lambda signum, _f: sys.exit(128 + signum))
     workers = args.workers or (1 if args.backend == "sqlite" else 3)
-    print(f"yibao soak: {args.backend}, {workers} worker(s) (max requests {args.max_requests or 'none'}), "
+    recycle = () if args.max_requests is None else ("--max-requests", str(args.max_requests))
+    print(f"yibao soak: {args.backend}, {workers} worker(s) {' '.join(recycle) or '(serve decides --max-requests)'}, "
           f"{args.rate:g} settlements/s for {args.minutes} min, "
           f"city of {args.persons:,}; Python {sys.version.split()[0]}, {os.cpu_count()} cores", flush=True)  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="yibao-soak-") as tmpdir, fresh_database(args, Path(tmpdir)) as url:
@@ -98,15 +99,17 @@ def main(argv: list[str] | None = None) -> None:
         gateway = Gateway.from_file(keys)
         city = sample_city(url, size=20_000, seed=args.seed)
         memory: list[float] = []
+        seen: set[int] = set()  # the server's processes, replaced workers among them
         total_settlements = total_errors = 0
-        recycle = ("--max-requests", str(args.max_requests)) if args.max_requests else ()
         with server(url, workers, Path(tmpdir) / "server.log", recycle) as base:
             pid = int(Path(tmpdir, "server.pid").read_text())
             print(" min  settled   /s  errors  2207 p50/p99 ms  2304 p50/p99 ms  server MiB  postgres MiB", flush=True)
             for minute in range(1, args.minutes + 1):
                 report = run_traffic(base, args.rate, 60.0, url, seed=args.seed + minute, city=city, grace=10.0,
                                      gateway=gateway)  # fmt: skip
-                mib = rss_mib(tree(pid))
+                processes = tree(pid)
+                seen.update(processes)
+                mib = rss_mib(processes)
                 memory.append(mib)
                 total_settlements += report.tally.settlements
                 total_errors += report.errors
@@ -117,7 +120,8 @@ def main(argv: list[str] | None = None) -> None:
                       flush=True)  # fmt: skip
         growth = memory[-1] - memory[1] if len(memory) > 2 else 0.0
         print(f"settlements {total_settlements:,}, errors {total_errors}, server memory from minute 2 to "
-              f"{len(memory)}: {growth:+.1f} MiB")  # fmt: skip
+              f"{len(memory)}: {growth:+.1f} MiB; {len(seen)} server processes seen (workers replaced "
+              f"included)")  # fmt: skip
         took, out = yibao("ledger", "check", url=url)
         print(f"ledger check ({took:.1f} s): {out.splitlines()[-1] if out else '(no output)'}")
 

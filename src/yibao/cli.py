@@ -88,6 +88,10 @@ DbUrl = Annotated[
     typer.Option("--database-url", envvar="YIBAO_DATABASE_URL", help="Default: sqlite:///yibao.db"),
 ]
 
+MAX_REQUESTS = 100_000
+"""yibao serve's default --max-requests where workers can be replaced: at 40 requests a second a worker
+lives about 40 minutes, in which the slow growth of its heap (docs/reliability.md) is a few MiB."""
+
 
 def database(url: str | None) -> Database:
     return Database(make_engine(url))
@@ -188,11 +192,12 @@ def serve(
     database_url: DbUrl = None,
     admdvs: str = typer.Option("440100", envvar="YIBAO_ADMDVS", help="This node's region (inf_refmsgid prefix)."),
     upgrade: bool = typer.Option(True, help="Migrate the schema before serving."),
-    max_requests: int = typer.Option(
-        0,
+    max_requests: int | None = typer.Option(
+        None,
         min=0,
-        help="Replace a worker after about this many requests (0: never), so that no process's heap "
-        "grows for ever; needs PostgreSQL and 2 or more workers.",
+        help="Replace a worker after about this many requests, so that no process's heap grows for ever "
+        "(0: never; needs PostgreSQL and 2 or more workers) [default: 100,000 where it can, else 0].",
+        show_default=False,
     ),
 ) -> None:
     """Serve the national interface (/fsi/api/...) with OpenAPI docs at /docs."""
@@ -208,9 +213,12 @@ def serve(
         migrate.upgrade(engine)
     if workers <= 0:
         workers = 1 if engine.dialect.name == "sqlite" else (os.cpu_count() or 1) + 1
-    if max_requests and (engine.dialect.name == "sqlite" or workers < 2):
-        # one worker alone leaves nobody to answer while it is replaced; on SQLite it also keeps the
-        # gateway's nonces in its memory, and a replacement would take a replay it had refused
+    # one worker alone leaves nobody to answer while it is replaced; on SQLite it also keeps the
+    # gateway's nonces in its memory, and a replacement would take a replay it had refused
+    replaceable = engine.dialect.name != "sqlite" and workers >= 2
+    if max_requests is None:
+        max_requests = MAX_REQUESTS if replaceable else 0
+    elif max_requests and not replaceable:
         raise typer.BadParameter("needs PostgreSQL and 2 or more workers", param_hint="--max-requests")
     engine.dispose()
     if not os.environ.get("YIBAO_GATEWAY_KEY_FILE"):
