@@ -8,7 +8,8 @@ a gateway key (every request signed), and plays the simulated hospitals against 
 minute (``yibao.sim.traffic``, the clients in this process). After each minute it prints the
 settlements, errors, p50/p99 of 2207 and 2304, and the resident memory of the server's processes
 (and of PostgreSQL's backends for this database); at the end, the growth of server memory from the
-second minute to the last, and ``yibao ledger check``. It prints figures and never asserts.
+second minute to the last, how many server processes it saw (workers replaced after ``--max-requests``
+among them: serve's default unless given), and ``yibao ledger check``. It prints figures and never asserts.
 """
 
 from __future__ import annotations
