@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -14,13 +14,14 @@ if TYPE_CHECKING:
     from yibao.app.cross_region import Federation
     from yibao.app.voucher import CodeVerifier
 
-LOCAL = timezone(timedelta(hours=8), "Asia/Shanghai")  # no daylight saving
+OFFSET = timedelta(hours=8)
+LOCAL = timezone(OFFSET, "Asia/Shanghai")  # no daylight saving
 """Dates of settlements, years of counters and the interface's times are local; the database keeps UTC."""
 
 
 def local_time(utc: datetime) -> datetime:
     """A naive UTC time (as stored) as naive local (Asia/Shanghai) wall-clock time."""
-    return utc.replace(tzinfo=UTC).astimezone(LOCAL).replace(tzinfo=None)
+    return utc + OFFSET  # a fixed offset: the arithmetic of astimezone at 1 % of its cost
 
 
 def local_date(utc: datetime) -> date:

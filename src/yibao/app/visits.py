@@ -7,6 +7,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import fields, replace
 from decimal import Decimal
+from operator import attrgetter
 
 from yibao.app.access import active_insurance, caller, own_visit
 from yibao.app.commands import (
@@ -256,13 +257,16 @@ def line_context(store: Store, ctx: Context, visit: VisitRecord) -> LineContext:
 
 # What an uploaded line carries beyond what settlement reads: kept with the line as it came.
 EXTRA_FIELDS = tuple(f.name for f in fields(FeeLineIn) if f.name not in {g.name for g in fields(FeeLineRecord)})
+_extra_values = attrgetter(*EXTRA_FIELDS)
 
 
 def fee_line_record(line: FeeLineIn, node: str) -> FeeLineRecord:
     total = line_total(
         FeeLine(line.feedetl_sn, line.med_list_codg, line.cnt, line.pric, line.det_item_fee_sumamt), node
     )
-    extra = {name: value for name in EXTRA_FIELDS if (value := getattr(line, name)) not in ("", None)}
+    extra = {
+        name: value for name, value in zip(EXTRA_FIELDS, _extra_values(line), strict=True) if value not in ("", None)
+    }
     return FeeLineRecord(
         mdtrt_id=line.mdtrt_id,
         feedetl_sn=line.feedetl_sn,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+import orjson
 from sqlalchemy import Engine, create_engine, event
 
 DEFAULT_URL = "sqlite:///yibao.db"
@@ -27,6 +28,8 @@ def make_engine(url: str | None = None, **kw: Any) -> Engine:
         kw.setdefault("pool_size", 10)
         kw.setdefault("max_overflow", 20)
         kw.setdefault("pool_pre_ping", False)
+        # a settlement reads its rows ahead as JSON values (yibao.store.sql, read_ahead)
+        kw.setdefault("json_deserializer", orjson.loads)
         return create_engine(url, **kw)
 
     engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **kw)

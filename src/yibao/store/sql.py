@@ -12,8 +12,10 @@ from dataclasses import dataclass, fields, replace
 from datetime import date, datetime
 from decimal import Decimal
 from functools import cache, cached_property
+from operator import attrgetter
 from typing import Any, TypeVar, get_args, get_type_hints
 
+import orjson
 from sqlalchemy import Connection, Table, and_, case, func, insert, select, update
 from sqlalchemy.dialects import postgresql
 
@@ -519,7 +521,7 @@ class SqlStore(  # see store.*
         if not lines:
             return []
         names = field_names(FeeLineRecord)[:-1]  # not the row id
-        rows = [[getattr(x, n) for n in names] for x in lines]
+        rows = list(map(values_of(names), lines))
         cursor = self.insert_rows(t.fee_line, names, rows, "RETURNING id, mdtrt_id, feedetl_sn")
         stored = {(m, sn): i for i, m, sn in cursor.fetchall()}
         return [stored[x.mdtrt_id, x.feedetl_sn] for x in lines]
@@ -636,7 +638,7 @@ class SqlStore(  # see store.*
         values += list(row.amounts.values())
         self.write(f"INSERT INTO settlement ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})", values)
         detail_names = field_names(FundRowRecord)
-        self.write_rows(t.setl_detail, detail_names, [[getattr(d, n) for n in detail_names] for d in details])
+        self.write_rows(t.setl_detail, detail_names, list(map(values_of(detail_names), details)))
         self.write_rows(
             t.setl_line,
             SETL_LINE,
@@ -965,7 +967,7 @@ def _json_insert(table: Table, names: Sequence[str], rows: Sequence[Sequence[Any
         values = ", ".join(f"(x->>{i})::{table.c[n].type.compile(dialect=PG)}" for i, n in enumerate(names))
         into = f"INSERT INTO {table.name} ({', '.join(names)})"
         statement = _JSON_INSERT[key] = f"{into} SELECT {values} FROM jsonb_array_elements(?::jsonb) x {tail}"
-    return statement, (json.dumps(rows, default=str, ensure_ascii=False),)
+    return statement, (orjson.dumps(rows, default=str).decode(),)
 
 
 _PERSON_COLUMNS = ", ".join(READ_COLUMNS)  # PersonRecord's fields, sealed ones as stored
@@ -1032,6 +1034,12 @@ def counter_totals(conn: Connection, psn_no: str, year: str) -> list[tuple[str, 
 @cache
 def field_names(cls: Any) -> tuple[str, ...]:
     return tuple(f.name for f in fields(cls))
+
+
+@cache
+def values_of(names: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:
+    """A record's values of ``names`` (two or more), in one call."""
+    return attrgetter(*names)
 
 
 @cache

@@ -18,9 +18,10 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
+import orjson
 import simplejson
 
-from yibao.app.records import LOCAL, local_time
+from yibao.app.records import OFFSET, local_time
 
 _serial = itertools.count(int.from_bytes(os.urandom(3), "big"))
 INFNO = re.compile(r"^(\d{4})[A-Z]?$")
@@ -148,7 +149,7 @@ def parse_envelope(body: dict[str, Any], path_infno: str | None = None) -> Envel
 def to_utc(local_naive: datetime) -> datetime:
     if local_naive.tzinfo is not None:
         return local_naive.astimezone(UTC).replace(tzinfo=None)
-    return local_naive.replace(tzinfo=LOCAL).astimezone(UTC).replace(tzinfo=None)
+    return local_naive - OFFSET
 
 
 def ref_msgid(admdvs: str, now_utc: datetime) -> str:
@@ -179,6 +180,8 @@ def response(
 
 
 def _json_default(value: object) -> object:
+    if isinstance(value, Decimal):
+        return orjson.Fragment(str(value))  # the exact number as written, not a float
     if isinstance(value, datetime):
         return f"{local_time(value):%Y-%m-%d %H:%M:%S}"
     if isinstance(value, date):
@@ -186,6 +189,9 @@ def _json_default(value: object) -> object:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
+_DUMPS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_NON_STR_KEYS
+
+
 def dumps(value: object) -> str:
     """JSON for the wire: Decimal as exact numbers, datetimes (UTC inside) as local time."""
-    return simplejson.dumps(value, use_decimal=True, ensure_ascii=False, default=_json_default)
+    return orjson.dumps(value, default=_json_default, option=_DUMPS).decode()
