@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from sqlalchemy import Engine, Table, bindparam, func, or_, select, tuple_, update
+from sqlalchemy import ColumnElement, Engine, Table, bindparam, func, or_, select, tuple_, update
 
 from yibao.store import tables as t
 from yibao.store.engine import make_engine
@@ -73,6 +73,8 @@ class Sealed:
     key: tuple[str, ...]
     columns: dict[str, str]
     """sealed column → the field name its associated data starts with"""
+    only: ColumnElement[bool] | None = None
+    """which rows hold sealed values, if not all"""
 
     def context(self, field: str, key: Sequence[str]) -> str:
         return "/".join((field, *key))
@@ -81,7 +83,12 @@ class Sealed:
 SEALED = (
     Sealed(t.person, ("psn_no",), {"certno_enc": "certno", "psn_name_enc": "psn_name", "card_no_enc": "card_no"}),
     Sealed(t.visit, ("mdtrt_id",), {"mdtrt_cert_no": "mdtrt_cert_no"}),
-    Sealed(t.message_log, ("fixmedins_code", "msgid"), {"response": "message_log"}),
+    Sealed(
+        t.message_log,
+        ("fixmedins_code", "msgid"),
+        {"response": "message_log"},
+        ~t.message_log.c.response.startswith("{"),  # answers kept in clear (CLEAR_ANSWERS)
+    ),
 )
 
 
@@ -114,6 +121,8 @@ def _rotate(engine: Engine, personal: PersonalData, sealed: Sealed, prefix: str,
     c = sealed.table.c
     keys = [c[k] for k in sealed.key]
     stale = or_(*(c[col].is_not(None) & (c[col] != "") & c[col].not_like(prefix) for col in sealed.columns))
+    if sealed.only is not None:
+        stale = stale & sealed.only
     with engine.connect() as conn:
         total = int(conn.execute(select(func.count()).select_from(sealed.table).where(stale)).scalar_one())
     task = bar.add_task(sealed.table.name, total=total)

@@ -1,5 +1,6 @@
 """Writes the store holds back (SqlStore.write): seen by every later statement of their transaction,
-committed with it, and failing it whole when one of them fails."""
+committed with it, and failing it whole when one of them fails; on PostgreSQL their statements stay
+prepared on the connection (yibao.store.libpq)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
+import psycopg
 import pytest
 from sqlalchemy import func, select
 
@@ -17,6 +19,7 @@ from yibao.store import migrate
 from yibao.store import tables as t
 from yibao.store.database import Database
 from yibao.store.engine import make_engine
+from yibao.store.sql import SqlStore
 
 NOW = datetime(2026, 11, 23, 1, 0, 0)
 
@@ -82,3 +85,40 @@ def test_two_postings_of_one_transaction_both_reach_the_ledger(db: Database) -> 
             code: (int(dr), int(cr)) for code, dr, cr in conn.execute(select(a.code, a.debits_posted, a.credits_posted))
         }
     assert rows == {"fund:a": (350, 0), "payable:h": (0, 350)}
+
+
+def prepared(store: SqlStore) -> set[str]:
+    """The settlement path's statements prepared on the store's connection (yibao.store.libpq)."""
+    return {name for (name,) in store.sql("SELECT name FROM pg_prepared_statements") if name.startswith("yibao_")}
+
+
+def test_postgresql_keeps_its_prepared_statements_through_rollbacks_and_prepares_them_again_when_gone(
+    tmp_path: Path,
+) -> None:
+    with fresh_database("postgresql", tmp_path) as url:
+        db = Database(make_engine(url, pool_size=1, max_overflow=0))  # every transaction on one connection
+        migrate.upgrade(db.engine)
+        try:
+            with db.transaction() as store:
+                store.log_message("H44010600001", "m1", message(1), NOW)
+                store.flush()
+                first = prepared(store)
+            assert len(first) == 1
+            for n in (2, 3):  # psycopg's statements, then a rollback: it deallocates nothing of ours
+                with pytest.raises(RuntimeError), db.transaction() as store:
+                    store.log_message("H44010600001", f"m{n}", message(n), NOW)
+                    for _ in range(6):  # more than psycopg's own threshold for preparing a statement
+                        assert store.conn.execute(select(func.count()).select_from(t.message_log)).scalar_one() == 2
+                    raise RuntimeError("the use case refused")
+            with db.transaction() as store:
+                assert prepared(store) == first
+                store.sql("DEALLOCATE ALL")  # by another hand
+            with pytest.raises(psycopg.errors.InvalidSqlStatementName), db.transaction() as store:
+                store.log_message("H44010600001", "m4", message(4), NOW)
+            with db.transaction() as store:  # prepared again
+                store.log_message("H44010600001", "m5", message(5), NOW)
+                store.flush()
+                assert len(prepared(store)) == 1
+            assert logged_count(db) == 2  # m1 and m5: nothing of the refused ones
+        finally:
+            db.dispose()

@@ -1,9 +1,11 @@
 """No ID number, card number or name of the registry is in the database in clear text, on either database,
 also after a settlement (the visit keeps the ID shown, the message log 2207's answer with the ID and
-name); lookups still find people, and `yibao data-key new` + `rotate` re-seal every row."""
+name; a fee upload's answer, which names nobody, is kept in clear); lookups still find people, and
+`yibao data-key new` + `rotate` re-seal every row."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import psycopg
@@ -84,6 +86,30 @@ def test_postgresql_holds_no_id_card_number_or_name_in_any_table(tmp_path: Path)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
+def test_fee_upload_answers_are_kept_in_clear_and_sealed_ones_still_replay(backend: str, tmp_path: Path) -> None:
+    with fresh_database(backend, tmp_path) as url:
+        load_demo(url)
+        db = Database(make_engine(url))
+        try:
+            settle_one(db)
+            log = t.message_log.c
+            with db.engine.connect() as conn:
+                kept = dict(conn.execute(select(log.infno, log.response)).all())
+                code, msgid = conn.execute(select(log.fixmedins_code, log.msgid).where(log.infno == "2204")).one()
+            assert json.loads(kept["2204"])["output"]["result"][0]["feedetl_sn"] == "1"
+            assert all(kept[infno].startswith("v1:") for infno in ("9001", "2201", "2207"))
+            # a 2204 answer sealed before they were kept in clear replays as it was
+            sealed = personal_for(url).seal(kept["2204"], f"message_log/{code}/{msgid}")
+            with db.engine.begin() as conn:
+                conn.execute(update(t.message_log).where(log.msgid == msgid).values(response=sealed))
+            with db.transaction(write=False) as store:
+                done = store.logged(code, msgid)
+            assert done is not None and done.response == kept["2204"]
+        finally:
+            db.dispose()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_rotation_re_seals_every_row_and_lookups_keep_working(
     backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -118,8 +144,8 @@ def test_rotation_re_seals_every_row_and_lookups_keep_working(
             with engine.connect() as conn:
                 logged = conn.execute(select(t.message_log.c.fixmedins_code, t.message_log.c.msgid)).all()
                 (mdtrt_id,) = conn.execute(select(t.visit.c.mdtrt_id)).scalars()
-            assert len(logged) == 4  # 9001, 2201, 2204, 2207
-            assert f"re-sealed under key v2: {len(PEOPLE)} person, 1 visit, 4 message_log" in rotated.stdout
+            assert len(logged) == 4  # 9001, 2201, 2204, 2207; 2204's answer is kept in clear (CLEAR_ANSWERS)
+            assert f"re-sealed under key v2: {len(PEOPLE)} person, 1 visit, 3 message_log" in rotated.stdout
             assert prefixes() == {"v2"}
             rerun = runner.invoke(app, ["data-key", "rotate"], env={"YIBAO_DATABASE_URL": url})
             assert "0 person, 0 visit, 0 message_log" in rerun.stdout  # resumable: nothing left to do
@@ -134,7 +160,9 @@ def test_rotation_re_seals_every_row_and_lookups_keep_working(
                     if p.get("card_no"):
                         assert store.person_by_card(p["card_no"]) == found
                 assert store.person_by_certno("110101190001011234") is None
-                assert all(store.logged(code, msgid) is not None for code, msgid in logged)  # replays open
+                for code, msgid in logged:  # replays open
+                    done = store.logged(code, msgid)
+                    assert done is not None and json.loads(done.response)["infcode"] == 0
                 visit = store.visit(mdtrt_id)
                 assert visit is not None and visit.mdtrt_cert_no == PEOPLE[RETIREE]["certno"]
             # a sealed value moved into another person's row does not open

@@ -39,6 +39,7 @@ from yibao.sim.his import HisClient, KeepAlive
 from yibao.store.database import Database
 from yibao.store.engine import make_engine
 from yibao.store.personal import personal_for
+from yibao.store.sql import logged_answer
 
 HOSPITAL = "H44010600001"
 DOCTOR = "D440106000001"
@@ -432,10 +433,10 @@ def consistency_problems(url: str, tally: Tally) -> tuple[list[str], dict[str, i
                             "AND (s.fund_pay_sumamt <> 0 OR s.acct_pay <> 0)")  # fmt: skip
         problems += [f"settlement {s} has no ledger posting" for (s,) in unposted]
 
-        personal = personal_for(url)  # the answers are kept sealed
+        personal = personal_for(url)  # the answers are kept sealed, but a fee upload's
         logged = {
-            (code, msgid): (code, msgid, infno, personal.open(sealed, f"message_log/{code}/{msgid}"))
-            for code, msgid, infno, sealed in rows(db, "SELECT fixmedins_code, msgid, infno, response FROM message_log")
+            (code, msgid): (code, msgid, infno, logged_answer(personal, code, msgid, infno, stored))
+            for code, msgid, infno, stored in rows(db, "SELECT fixmedins_code, msgid, infno, response FROM message_log")
         }
         for s, r in settled.items():
             entry = logged.get((r[4], r[2]))

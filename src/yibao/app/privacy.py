@@ -7,6 +7,11 @@ so a masked value still looks like what it stands for.
 
 from __future__ import annotations
 
+CLEAR_ANSWERS = frozenset({"2204", "2301"})
+"""Transactions whose answers name no person, only how each fee line is classified: the message log
+keeps them in clear (and PostgreSQL compresses them, where sealed text does not compress). Every other
+answer is sealed: a 2207's carries the person's ID number and name."""
+
 
 def mask_certno(certno: str, head: int = 4) -> str:
     """An ID number with its first ``head`` and last four characters kept: ``4401**********1236`` (the

@@ -30,6 +30,9 @@ def make_engine(url: str | None = None, **kw: Any) -> Engine:
         kw.setdefault("pool_pre_ping", False)
         # a settlement reads its rows ahead as JSON values (yibao.store.sql, read_ahead)
         kw.setdefault("json_deserializer", orjson.loads)
+        # psycopg prepares nothing of its own: a rollback would make it deallocate every prepared
+        # statement of the connection, the settlement path's too (yibao.store.libpq)
+        kw["connect_args"] = {"prepare_threshold": None, **kw.get("connect_args", {})}
         return create_engine(url, **kw)
 
     engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **kw)
