@@ -41,15 +41,16 @@ def run(
     pg = driver.pgconn
     prepared: dict[str, bytes] = info.setdefault(PREPARED, {})
     expected: list[tuple[str, bytes]] = []  # per result to come: ("", b"") or a statement being prepared
+    preparing: dict[str, bytes] = {}
     try:
         pg.enter_pipeline_mode()
         if pg.transaction_status == pq.TransactionStatus.IDLE:
             pg.send_query_params(b"BEGIN", None)
             expected.append(("", b""))
         for statement, params in commands:
-            name = prepared.get(statement)
+            name = prepared.get(statement) or preparing.get(statement)
             if name is None:
-                name = f"yibao_{next(_names)}".encode()
+                name = preparing[statement] = f"yibao_{next(_names)}".encode()
                 pg.send_prepare(name, _dollars(statement))
                 expected.append((statement, name))
             pg.send_query_prepared(name, [_text(p) for p in params])

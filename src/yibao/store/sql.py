@@ -557,13 +557,12 @@ class SqlStore(  # see store.*
         self.conn.execute(q.values(status="cancelled"))
 
     def mark_lines_settled(self, mdtrt_id: str, sns: Sequence[str], setl_id: str) -> None:
-        if not sns:  # the insured side of a cross-region settlement has no lines; "IN ()" is not SQL
+        if not sns:  # the insured side of a cross-region settlement has no lines
             return
-        sql = (
-            "UPDATE fee_line SET setl_id = ? WHERE mdtrt_id = ? AND status = 'uploaded' "
-            f"AND feedetl_sn IN ({', '.join('?' * len(sns))})"
-        )
-        self.write(sql, (setl_id, mdtrt_id, *sns))
+        # the serial numbers as one JSON parameter: one statement, prepared once, however many lines
+        sns_of = "SELECT jsonb_array_elements_text(?::jsonb)" if self.postgres else "SELECT value FROM json_each(?)"
+        sql = f"UPDATE fee_line SET setl_id = ? WHERE mdtrt_id = ? AND status = 'uploaded' AND feedetl_sn IN ({sns_of})"
+        self.write(sql, (setl_id, mdtrt_id, orjson.dumps(list(sns)).decode()))
 
     def unmark_lines(self, setl_id: str) -> None:
         self.conn.execute(update(t.fee_line).where(t.fee_line.c.setl_id == setl_id).values(setl_id=None))
