@@ -262,7 +262,7 @@ class SqlStore(  # see store.*
         statement = "SELECT " + ", ".join(read.as_json() for _, read in reads)
         (values,) = self.rows(statement, [p for _, read in reads for p in read.params])
         for (key, read), value in zip(reads, values, strict=True):
-            found = read.make([list(row.values()) for row in orjson.loads(value)] if value else [], False)
+            found = read.make(_json_rows(value), False)
             if key[0] == "institution":
                 self._institutions[key[1]] = found
             elif key[0] == "person":
@@ -291,7 +291,7 @@ class SqlStore(  # see store.*
         if self.postgres:
             read = self._person_read(psn_no)
             ((value,),) = self.rows("SELECT " + read.as_json(" FOR UPDATE"), read.params)
-            self._persons[psn_no] = read.make([list(row.values()) for row in orjson.loads(value or b"[]")], False)
+            self._persons[psn_no] = read.make(_json_rows(value), False)
 
     # ---------------------------------------------------------------- registry and configuration
 
@@ -971,6 +971,11 @@ def logged_answer(personal: PersonalData, fixmedins_code: str, msgid: str, infno
     if infno in CLEAR_ANSWERS and stored.startswith("{"):
         return stored
     return personal.open(stored, f"message_log/{fixmedins_code}/{msgid}")
+
+
+def _json_rows(value: bytes | None) -> list[list[Any]]:
+    """The rows of a read made one JSON value (Read.as_json), as libpq gives it: NULL for none."""
+    return [list(row.values()) for row in orjson.loads(value)] if value else []
 
 
 def _pg(statement: str) -> str:
