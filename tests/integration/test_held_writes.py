@@ -10,7 +10,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import QueuePool, func, select
 
 from tests.databases import BACKENDS, fresh_database
 from yibao.app.records import LoggedMessage
@@ -120,5 +120,42 @@ def test_postgresql_keeps_its_prepared_statements_through_rollbacks_and_prepares
                 store.flush()
                 assert len(prepared(store)) == 1
             assert logged_count(db) == 2  # m1 and m5: nothing of the refused ones
+        finally:
+            db.dispose()
+
+
+def backend(store: SqlStore) -> int:
+    ((pid,),) = store.rows("SELECT pg_backend_pid()")
+    return int(pid)
+
+
+def test_postgresql_keeps_a_sound_connection_between_transactions_and_gives_back_a_dead_one(tmp_path: Path) -> None:
+    with fresh_database("postgresql", tmp_path) as url:
+        db = Database(make_engine(url))
+        migrate.upgrade(db.engine)
+        pool = db.engine.pool
+        assert isinstance(pool, QueuePool)
+        try:
+            with db.transaction() as store:
+                pid = backend(store)
+            assert pool.checkedout() == 1  # kept for the next transaction, not checked in
+            with pytest.raises(RuntimeError), db.transaction() as store:
+                assert backend(store) == pid
+                store.log_message("H44010600001", "m1", message(1), NOW)
+                store.flush()
+                raise RuntimeError("the use case refused")
+            assert pool.checkedout() == 1
+            with db.transaction() as store:  # kept through the rollback, and nothing of it left
+                assert backend(store) == pid
+                assert store.logged("H44010600001", "m1") is None
+            with psycopg.connect(url.replace("+psycopg", ""), autocommit=True) as other:
+                other.execute("SELECT pg_terminate_backend(%s)", (pid,))
+            with pytest.raises(psycopg.OperationalError), db.transaction() as store:
+                store.log_message("H44010600001", "m2", message(2), NOW)
+            assert pool.checkedout() == 0
+            with db.transaction() as store:
+                assert backend(store) != pid
+                store.log_message("H44010600001", "m3", message(3), NOW)
+            assert logged_count(db) == 1
         finally:
             db.dispose()
