@@ -111,10 +111,16 @@ def test_spark_runs_the_same_sql_to_the_same_findings(
     spark: None, duckdb_run: RuleRun, claims: tuple[Path, list[Encounter], Catalog], library: RuleLibrary,
     tmp_path: Path,
 ) -> None:  # fmt: skip
-    on_spark = run_rules(claims[0], library, engine="spark", out=tmp_path / "findings")
+    """Every SQL template (one per rule logic) on Spark, through one rule of each: a Spark query takes a
+    second or more of planning and jobs whatever the data, so all of the library's rules on Spark
+    against DuckDB are left to bench/post_event.py (docs/supervision.md)."""
+    firsts = {r.logic: r.id for r in reversed(library.select(stage="after"))}
+    chosen = set(firsts.values())
+    on_spark = run_rules(claims[0], library, engine="spark", out=tmp_path / "findings", rule_ids=chosen)
     written = sorted(row for batch in read_findings(tmp_path / "findings") for row in batch)
-    assert written == list(duckdb_run.rows)
-    assert on_spark.counts == duckdb_run.counts
+    assert written == [row for row in duckdb_run.rows if row.rule_id in chosen]
+    assert written  # the chosen rules find something on these claims
+    assert on_spark.counts == tuple(c for c in duckdb_run.counts if c.rule_id in chosen)
 
 
 def test_findings_written_by_duckdb_read_back_the_same(
