@@ -77,7 +77,7 @@ class Database:
             store.discard()
             with suppress(Exception):
                 conn.rollback()  # SQLAlchemy's, if a Core statement began one
-                conn.connection.driver_connection.rollback()  # libpq's BEGIN, unknown to SQLAlchemy
+                conn.connection.dbapi_connection.rollback()  # type: ignore[union-attr]  # libpq's BEGIN, unknown to SQLAlchemy
             raise
         finally:
             if len(self._kept) < self._keep and _idle(conn):
