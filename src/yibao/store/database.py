@@ -5,11 +5,10 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from typing import Any
 
-from psycopg import pq
 from sqlalchemy import Connection, Engine, event
 
+from yibao.store import libpq
 from yibao.store.engine import make_engine
 from yibao.store.nonces import SqlNonces
 from yibao.store.sql import PENDING, ConfigCache, SqlStore
@@ -77,10 +76,10 @@ class Database:
             store.discard()
             with suppress(Exception):
                 conn.rollback()  # SQLAlchemy's, if a Core statement began one
-                conn.connection.dbapi_connection.rollback()  # type: ignore[union-attr]  # libpq's BEGIN, unknown to SQLAlchemy
+                store.driver.rollback()  # libpq's BEGIN, unknown to SQLAlchemy
             raise
         finally:
-            if len(self._kept) < self._keep and _idle(conn):
+            if len(self._kept) < self._keep and _idle(store):
                 self._kept.append(conn)
             else:
                 conn.close()
@@ -96,12 +95,12 @@ class Database:
         self.engine.dispose()
 
 
-def _idle(conn: Connection) -> bool:
-    """Sound and outside any transaction, SQLAlchemy's and the server's."""
+def _idle(store: SqlStore) -> bool:
+    """The store's connection sound and outside any transaction, SQLAlchemy's and the server's."""
+    conn = store.conn
     if conn.invalidated or conn.closed or conn.in_transaction():
         return False
-    driver: Any = conn.connection.driver_connection
-    return bool(not driver.closed and driver.pgconn.transaction_status == pq.TransactionStatus.IDLE)
+    return not store.driver.closed and not libpq.in_transaction(store.driver)
 
 
 def _flush_first(conn: Connection, *_: object) -> None:
