@@ -68,6 +68,9 @@ class ReadAhead:
     """psn_no: the personal account's balance"""
     diagnoses: str | None = None
     """mdtrt_id"""
+    fee_line_ids: int = 0
+    """Row ids for this many fee lines about to be stored: drawn with the reads, the lines need not
+    wait for the ids their insert would return"""
 
 
 @dataclass(frozen=True, slots=True)

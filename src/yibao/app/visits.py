@@ -3,11 +3,12 @@ inpatient fee upload (2301/2302). None of these moves money; settlement does (se
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import fields, replace
 from decimal import Decimal
 from operator import attrgetter
+
+import orjson
 
 from yibao.app.access import active_insurance, caller, own_visit
 from yibao.app.commands import (
@@ -220,8 +221,9 @@ def upload_fees(
         raise Refused("input.feedetail", "费用明细不能为空")
     first = lines[0]
     store.read_ahead(
-        ReadAhead(institution=ctx.fixmedins_code, person=first.psn_no, visit=first.mdtrt_id, line_sns=first.mdtrt_id)
-    )
+        ReadAhead(institution=ctx.fixmedins_code, person=first.psn_no, visit=first.mdtrt_id, line_sns=first.mdtrt_id,
+                  fee_line_ids=len(lines))
+    )  # fmt: skip
     visits: dict[str, tuple[VisitRecord, set[str], LineContext]] = {}
     records, results = [], []
     for i, line in enumerate(lines):
@@ -280,7 +282,7 @@ def fee_line_record(line: FeeLineIn, node: str) -> FeeLineRecord:
         fee_ocur_time=line.fee_ocur_time,
         status="uploaded",
         setl_id=None,
-        body=json.dumps(extra, ensure_ascii=False, default=str),
+        body=orjson.dumps(extra, default=str).decode(),
     )
 
 

@@ -31,10 +31,11 @@ class Database:
 
     @contextmanager
     def transaction(self, *, write: bool = True) -> Iterator[SqlStore]:
-        """Commit on success, roll back on any exception. On SQLite a reading transaction does not
-        take the write lock (``write=False``), so queries do not queue behind settlements."""
+        """Commit on success, roll back on any exception. A reading transaction (``write=False``) does
+        not take SQLite's write lock, so queries do not queue behind settlements; on PostgreSQL its
+        statements through libpq (the read-ahead) run each on its own, with no BEGIN and COMMIT to wait for."""
         if not self.sqlite:
-            with self._pg_transaction() as store:
+            with self._pg_transaction(reading=not write) as store:
                 yield store
         elif write:
             # SQLite has one writer at a time; threads of this process queue here in order instead of
@@ -56,7 +57,7 @@ class Database:
                 store.discard()
 
     @contextmanager
-    def _pg_transaction(self) -> Iterator[SqlStore]:
+    def _pg_transaction(self, *, reading: bool) -> Iterator[SqlStore]:
         """PostgreSQL: a connection kept from an earlier transaction, its transaction opened by the first
         statement (libpq's BEGIN, or psycopg's) and committed by the store's last pipeline. Checking a
         connection out of SQLAlchemy's pool, beginning, committing and checking it in again cost 80–150 µs
@@ -66,7 +67,7 @@ class Database:
             conn = self._kept.pop()
         except IndexError:
             conn = self.engine.connect()
-        store = SqlStore(conn, self.cache)
+        store = SqlStore(conn, self.cache, reading=reading)
         try:
             yield store
             store.flush(commit=True)

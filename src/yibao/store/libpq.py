@@ -31,11 +31,17 @@ _names = itertools.count()
 
 
 def run(
-    driver: Any, info: dict[str, Any], commands: Sequence[tuple[str, Sequence[Any]]], *, commit: bool = False
+    driver: Any,
+    info: dict[str, Any],
+    commands: Sequence[tuple[str, Sequence[Any]]],
+    *,
+    commit: bool = False,
+    begin: bool = True,
 ) -> list[Row]:
     """Run ``commands`` (statements written with ? marks, and their parameters) in the connection's
-    transaction, opening one if none is open and committing it if ``commit``; the rows of the last.
-    A statement PostgreSQL refuses raises psycopg's error for it, the transaction left failed."""
+    transaction, opening one if none is open (unless not ``begin``: then each runs on its own) and
+    committing it if ``commit``; the rows of the last. A statement PostgreSQL refuses raises
+    psycopg's error for it, the transaction left failed."""
     if driver.isolation_level is not None or driver.read_only is not None or driver.autocommit:
         raise RuntimeError("the settlement path opens its transactions with a plain BEGIN")
     pg = driver.pgconn
@@ -44,7 +50,7 @@ def run(
     preparing: dict[str, bytes] = {}
     try:
         pg.enter_pipeline_mode()
-        if pg.transaction_status == pq.TransactionStatus.IDLE:
+        if begin and pg.transaction_status == pq.TransactionStatus.IDLE:
             pg.send_query_params(b"BEGIN", None)
             expected.append(("", b""))
         for statement, params in commands:

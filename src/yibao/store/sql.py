@@ -131,10 +131,13 @@ class SqlStore(  # see store.*
     SqlServices,
     SqlContributions,
 ):
-    def __init__(self, conn: Connection, cache: ConfigCache) -> None:
+    def __init__(self, conn: Connection, cache: ConfigCache, *, reading: bool = False) -> None:
         self.conn = conn
         self.cache = cache
         self.postgres = conn.dialect.name == "postgresql"
+        # a reading transaction's statements through libpq open no transaction (no BEGIN, no COMMIT
+        # to wait for): each reads its own snapshot, as one statement, the read-ahead, mostly does
+        self._begin = not reading
         # read more than once in one transaction; the registry does not change under a settlement
         self._institutions: dict[str, InstitutionRecord | None] = {}
         self._persons: dict[str, PersonRecord | None] = {}
@@ -174,7 +177,8 @@ class SqlStore(  # see store.*
             self._ahead.clear()
         pending = self._pending
         self.discard()
-        return libpq.run(self.driver, self.conn.connection.info, [*pending, (statement, params)])
+        commands = [*pending, (statement, params)]
+        return libpq.run(self.driver, self.conn.connection.info, commands, begin=self._begin or bool(pending))
 
     def write(self, statement: str, params: Sequence[Any] = ()) -> None:
         """A write whose result is not read: on PostgreSQL it waits for the next statement or the
@@ -257,6 +261,9 @@ class SqlStore(  # see store.*
             reads.append((("account", rows.account), self._account_read(rows.account)))
         if rows.diagnoses:
             reads.append((("diagnoses", rows.diagnoses), self._diagnoses_read(rows.diagnoses)))
+        if rows.fee_line_ids:
+            ids = Read("nextval('fee_line_id_seq')", "generate_series(1, ?::int)", (rows.fee_line_ids,), _ids)
+            reads.append((("fee_line_ids",), ids))
         if not reads:
             return
         statement = "SELECT " + ", ".join(read.as_json() for _, read in reads)
@@ -288,10 +295,11 @@ class SqlStore(  # see store.*
 
     def lock_person(self, psn_no: str) -> None:
         # SQLite: BEGIN IMMEDIATE already holds the database's write lock for this transaction.
+        # PostgreSQL: the lock goes with the next statement, the read-ahead mostly, in one pipeline;
+        # that statement starts, and takes its snapshot, once the lock is held.
         if self.postgres:
-            read = self._person_read(psn_no)
-            ((value,),) = self.rows("SELECT " + read.as_json(" FOR UPDATE"), read.params)
-            self._persons[psn_no] = read.make(_json_rows(value), False)
+            self.write("SELECT 1 FROM person WHERE psn_no = ? FOR UPDATE", (psn_no,))
+            self._persons.pop(psn_no, None)
 
     # ---------------------------------------------------------------- registry and configuration
 
@@ -530,6 +538,10 @@ class SqlStore(  # see store.*
             return []
         names = field_names(FeeLineRecord)[:-1]  # not the row id
         rows = list(map(values_of(names), lines))
+        ids: list[int] = self._ahead.pop(("fee_line_ids",), [])
+        if len(ids) == len(lines):  # drawn with the read-ahead: nothing to wait for
+            self.write(*_json_insert(t.fee_line, (*names, "id"), [(*r, i) for r, i in zip(rows, ids, strict=True)], ""))
+            return ids
         tail = "RETURNING id, mdtrt_id, feedetl_sn"
         if self.postgres:
             made = self.rows(*_json_insert(t.fee_line, names, rows, tail))
@@ -1035,6 +1047,10 @@ def every(cls: type[R]) -> Callable[[Rows, bool], list[R]]:
 
 def _totals(rows: Rows, _typed: bool) -> dict[tuple[str, str], Fen]:
     return {(key, period): int(total) for key, period, total in rows}
+
+
+def _ids(rows: Rows, _typed: bool) -> list[int]:
+    return [int(row[0]) for row in rows]
 
 
 def _balance(rows: Rows, _typed: bool) -> Fen:
