@@ -571,9 +571,14 @@ class SqlStore(  # see store.*
     def mark_lines_settled(self, mdtrt_id: str, sns: Sequence[str], setl_id: str) -> None:
         if not sns:  # the insured side of a cross-region settlement has no lines
             return
-        # the serial numbers as one JSON parameter: one statement, prepared once, however many lines
-        sns_of = "SELECT jsonb_array_elements_text(?::jsonb)" if self.postgres else "SELECT value FROM json_each(?)"
-        sql = f"UPDATE fee_line SET setl_id = ? WHERE mdtrt_id = ? AND status = 'uploaded' AND feedetl_sn IN ({sns_of})"
+        # the serial numbers as one JSON parameter: one statement, prepared once, however many lines;
+        # on PostgreSQL made one array, once (``IN (SELECT …)`` expanded them again for every line)
+        sns_in = (
+            "= ANY (ARRAY(SELECT jsonb_array_elements_text(?::jsonb)))"
+            if self.postgres
+            else "IN (SELECT value FROM json_each(?))"
+        )
+        sql = f"UPDATE fee_line SET setl_id = ? WHERE mdtrt_id = ? AND status = 'uploaded' AND feedetl_sn {sns_in}"
         self.write(sql, (setl_id, mdtrt_id, orjson.dumps(list(sns)).decode()))
 
     def unmark_lines(self, setl_id: str) -> None:
