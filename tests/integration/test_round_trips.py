@@ -4,15 +4,19 @@ to the hot path outside the read-ahead and the held writes shows here before it 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import event
 
+from tests.databases import fresh_database, load_demo
 from tests.flows import BLOOD_TEST, STATIN, WORKER, line, register, settle_data, upload
 from yibao.sim.his import HisClient
 from yibao.store import libpq
 from yibao.store.database import Database
+from yibao.store.engine import make_engine
 from yibao.store.sql import SqlStore
 
 CONFIGURATION = ("config_stamp", "policy_version", "catalog", "supervision_rule")
@@ -20,10 +24,18 @@ CONFIGURATION = ("config_stamp", "policy_version", "catalog", "supervision_rule"
 
 
 @pytest.fixture
-def round_trips(db: Database, monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
+def db(tmp_path: Path) -> Iterator[Database]:
+    """PostgreSQL only (SQLite runs in the process: no round trips)."""
+    with fresh_database("postgresql", tmp_path) as url:
+        load_demo(url)
+        database = Database(make_engine(url))
+        yield database
+        database.dispose()
+
+
+@pytest.fixture
+def round_trips(db: Database, monkeypatch: pytest.MonkeyPatch) -> Iterator[Counter[str]]:
     """Round trips by way: libpq pipelines, psycopg cursors (SqlStore.sql), SQLAlchemy Core statements."""
-    if db.sqlite:
-        pytest.skip("SQLite runs in the process: no round trips")
     counted: Counter[str] = Counter()
     run, sql = libpq.run, SqlStore.sql
 
