@@ -3,6 +3,7 @@
     .venv/bin/python bench/settle.py --backend sqlite --workers 1 --duration 25
     .venv/bin/python bench/settle.py --backend postgresql --workers 2 --duration 25
     .venv/bin/python bench/settle.py --backend postgresql --settlements 3000 --concurrency 32
+    .venv/bin/python bench/settle.py --backend postgresql --workers 3 --duration 15 --against ../old --rounds 4
     .venv/bin/python bench/settle.py --help
 
 What it does, by itself and only on 127.0.0.1:
@@ -27,6 +28,12 @@ What it does, by itself and only on 127.0.0.1:
 6. stops the server and removes what it made, also on Ctrl-C or SIGTERM (after SIGKILL only the
    temporary directory and a PostgreSQL database named yibao_bench_* can be left behind).
 
+With ``--against CHECKOUT`` (another commit's tree, e.g. ``git worktree add ../old <commit>``) it makes a
+second database and server with that checkout's src/, and drives the two in turn, A B, B A, …, for
+--rounds runs each: on a shared box whose speed drifts by a tenth within minutes, only versions measured
+side by side like this can be told apart by a few per cent. It prints each run's figures and each
+side's medians.
+
 It prints figures and never asserts. The machine is shared by the server, the clients and, on
 PostgreSQL, the database (and whatever else runs there: the last line says how much that took),
 so settlements/s is what this box does with everything on it; server CPU per settlement is the
@@ -46,6 +53,7 @@ import random
 import resource
 import secrets
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -53,8 +61,8 @@ import threading
 import time
 import tomllib
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -105,6 +113,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for one answer")
     p.add_argument("--time-limit", type=float, default=600.0, help="hard limit on the measured phase, seconds")
     p.add_argument("--pg-admin-url", default=PG_ADMIN, help="PostgreSQL maintenance database (env YIBAO_BENCH_PG)")
+    p.add_argument(
+        "--against", type=Path, default=None, metavar="CHECKOUT",
+        help="another checkout (a git worktree of an older commit, say): its src/ serves a second database, and "
+        "the two servers are driven in turn, --rounds times each, for --duration each",
+    )  # fmt: skip
+    p.add_argument("--rounds", type=int, default=3, help="with --against: measured runs of each side")
     args = p.parse_args(argv)
     for name in ("workers", "persons", "institutions", "clients", "concurrency", "lines"):
         if getattr(args, name) < 1:
@@ -117,6 +131,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error("--concurrency above 1000 would break the msgid serial space (4 digits a second)")
     if args.persons < args.concurrency:
         p.error("--persons must be at least --concurrency (every client thread has its own persons)")
+    if args.against is not None and not (args.against / "src" / "yibao").is_dir():
+        p.error(f"--against {args.against}: no src/yibao there")
+    if args.against is not None and (args.rounds < 1 or args.settlements is not None):
+        p.error("--against runs --rounds ≥ 1 rounds of --duration (not --settlements)")
     if args.backend == "postgresql" and not on_this_machine(args.pg_admin_url):
         p.error("--pg-admin-url must point at 127.0.0.1 or a local socket: the benchmark talks to nothing else")
     return args
@@ -362,9 +380,14 @@ def machine_cpu() -> tuple[float, float]:
     return (sum(fields_) - idle) / CLK_TCK, sum(fields_) / CLK_TCK
 
 
-def yibao(*args: str, url: str, timeout: float = 600.0) -> str:
+def code_env(src: Path | None) -> dict[str, str]:
+    """The environment of a ``yibao`` process: this checkout's code, or that of ``src`` (--against)."""
+    return {**os.environ, "PYTHONPATH": str(src)} if src is not None else dict(os.environ)
+
+
+def yibao(*args: str, url: str, timeout: float = 600.0, src: Path | None = None) -> str:
     """Run the ``yibao`` command against ``url``; its output, or SystemExit with what it said."""
-    env = {**os.environ, "YIBAO_DATABASE_URL": url}
+    env = {**code_env(src), "YIBAO_DATABASE_URL": url}
     done = subprocess.run(
         [sys.executable, "-m", "yibao", *args], env=env, capture_output=True, text=True, timeout=timeout, check=False
     )
@@ -374,11 +397,11 @@ def yibao(*args: str, url: str, timeout: float = 600.0) -> str:
     return done.stdout
 
 
-def revision() -> str:
+def revision(root: Path = ROOT) -> str:
     """The commit the server code is at, and whether src/ has changes on top (read-only git calls)."""
 
     def git(*args: str) -> str:
-        cmd = ["git", "--no-optional-locks", "-C", str(ROOT), *args]
+        cmd = ["git", "--no-optional-locks", "-C", str(root), *args]
         return subprocess.run(cmd, capture_output=True, text=True, timeout=10, check=False).stdout.strip()
 
     try:
@@ -421,8 +444,8 @@ def die_with_parent() -> None:
 
 
 class Server:
-    def __init__(self, url: str, workers: int, log: Path) -> None:
-        self.url, self.workers, self.log = url, workers, log
+    def __init__(self, url: str, workers: int, log: Path, src: Path | None = None) -> None:
+        self.url, self.workers, self.log, self.src = url, workers, log, src
         self.port = free_port()
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -431,8 +454,9 @@ class Server:
                "--workers", str(self.workers), "--database-url", self.url]  # fmt: skip
         with self.log.open("wb") as out:
             self.proc = subprocess.Popen(
-                cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=die_with_parent
-            )
+                cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=die_with_parent,
+                env=code_env(self.src),
+            )  # fmt: skip
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -815,6 +839,79 @@ def report(args: argparse.Namespace, m: Measured, setup_s: float, server_log: st
         print(f"  server log      {len(lines)} line(s); last: {lines[-1][:200]}")
 
 
+@dataclass
+class Side:
+    """One database and the server over it: this checkout's code, or --against's."""
+
+    label: str
+    code: str
+    url: str
+    db_name: str
+    server: Server
+    setup_s: float
+
+
+def prepare(args: argparse.Namespace, tmp: Path, stack: ExitStack, registry_file: Path, label: str,
+            root: Path = ROOT, src: Path | None = None) -> Side:  # fmt: skip
+    """A fresh database loaded with the registry, the policies and the catalogue, and a server over it
+    (both gone when ``stack`` closes)."""
+    (tmp / label).mkdir()
+    url, db_name = stack.enter_context(fresh_database(args, tmp / label))
+    t0 = time.monotonic()
+    for out in (
+        yibao("db", "init", url=url, src=src),
+        yibao("load-registry", str(registry_file), url=url, src=src),
+        yibao("load-policy", *map(str, POLICIES), url=url, src=src),
+        yibao("load-catalog", str(CATALOG), url=url, src=src),
+    ):
+        for line in out.strip().splitlines():
+            print(f"  {line}" if label == "this" else f"  {label}: {line}")
+    setup_s = time.monotonic() - t0
+    server = Server(url, args.workers, tmp / label / "server.log", src)
+    stack.callback(server.stop)
+    server.start()
+    return Side(label, revision(root), url, db_name, server, setup_s)
+
+
+def ledger_check(side: Side) -> str:
+    check = yibao("ledger", "check", url=side.url, src=side.server.src).strip().splitlines()
+    diffs = sum(1 for line in check if line.startswith("DIFF"))
+    return (check[-1] if check else "(no output)") + (f" [{diffs} DIFF]" if diffs else "")
+
+
+def brief(m: Measured) -> dict[str, float]:
+    n, t = max(m.tally.settled, 1), m.tally
+    p2207 = sorted(t.latency.get("2207", []))
+    return {
+        "settlements/s": t.settled / m.seconds,
+        "server ms": m.server_cpu / n * 1e3,
+        "PostgreSQL ms": (m.db_cpu or 0.0) / n * 1e3,
+        "client ms": t.client_cpu / n * 1e3,
+        "2207 p50 ms": percentile(p2207, 0.5) * 1e3,
+        "2207 p99 ms": percentile(p2207, 0.99) * 1e3,
+        "errors": sum(t.errors.values()) + sum(t.transport.values()),
+    }
+
+
+def alternate(args: argparse.Namespace, sides: list[Side], make_plan: Callable[[Side, int], Plan],
+              persons: list[Person]) -> None:  # fmt: skip
+    """--against: the sides driven in turn (A B, B A, …), so that a box whose speed drifts by a tenth
+    in minutes weighs on both alike; each run's figures, then each side's medians."""
+    runs: dict[str, list[dict[str, float]]] = {side.label: [] for side in sides}
+    for r in range(args.rounds):
+        for side in sides if r % 2 == 0 else sides[::-1]:
+            figures = brief(drive(args, make_plan(side, r), persons, side.server, side.db_name))
+            runs[side.label].append(figures)
+            print(f"  round {r + 1} {side.label:8} " + ", ".join(f"{k} {v:,.2f}" for k, v in figures.items()))
+    print("medians of the rounds:")
+    for side in sides:
+        medians = {k: statistics.median(run[k] for run in runs[side.label]) for k in runs[side.label][0]}
+        print(f"  {side.label:8} {side.code}: " + ", ".join(f"{k} {v:,.2f}" for k, v in medians.items()))
+    for side in sides:
+        side.server.stop()
+        print(f"  ledger check ({side.label}): {ledger_check(side)}")
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
 
@@ -826,42 +923,37 @@ def main(argv: list[str] | None = None) -> None:
     items = catalogue_items(CATALOG)
     threads = args.concurrency
     mode = f"{args.settlements:,} settlements" if args.settlements else f"{args.duration:g} s"
+    if args.against is not None:
+        mode += f", {args.rounds} rounds against {args.against}"
     print(f"yibao settlement benchmark: {args.backend}, {args.workers} server worker(s), {args.clients} client "
           f"process(es) with {threads} settlements in flight, {args.lines} fee lines a visit, {mode}")  # fmt: skip
     print(f"  code at {revision()}; Python {sys.version.split()[0]}; {os.cpu_count()} cores")
-    with tempfile.TemporaryDirectory(prefix="yibao-bench-") as tmpdir:
+    with tempfile.TemporaryDirectory(prefix="yibao-bench-") as tmpdir, ExitStack() as stack:
         tmp = Path(tmpdir)
-        with fresh_database(args, tmp) as (url, db_name):
-            t0 = time.monotonic()
-            registry = make_registry(args.persons, args.institutions, args.acct_balc, args.seed)
-            registry_file = tmp / "registry.json"
-            registry_file.write_text(json.dumps(registry, ensure_ascii=False), encoding="utf-8")
-            for out in (
-                yibao("db", "init", url=url),
-                yibao("load-registry", str(registry_file), url=url),
-                yibao("load-policy", *map(str, POLICIES), url=url),
-                yibao("load-catalog", str(CATALOG), url=url),
-            ):
-                for line in out.strip().splitlines():
-                    print(f"  {line}")
-            setup_s = time.monotonic() - t0
-            persons = [Person(p["psn_no"], p["certno"]) for p in registry["persons"]]
-            hospitals = tuple(
-                Hospital(h["fixmedins_code"], h["fixmedins_name"], d["prac_code"])
-                for h, d in zip(registry["institutions"], registry["practitioners"], strict=True)
-            )
-            server = Server(url, args.workers, tmp / "server.log")
-            try:
-                server.start()
-                plan = Plan(server.port, args.lines, args.warmup, args.timeout, args.seed, hospitals, tuple(items),
-                            threads)  # fmt: skip
-                measured = drive(args, plan, persons, server, db_name)
-            finally:
-                server.stop()
-            report(args, measured, setup_s, server.log.read_text(errors="replace"))
-            check = yibao("ledger", "check", url=url).strip().splitlines()
-            diffs = sum(1 for line in check if line.startswith("DIFF"))
-            print(f"  ledger check    {check[-1] if check else '(no output)'}" + (f" [{diffs} DIFF]" if diffs else ""))
+        registry = make_registry(args.persons, args.institutions, args.acct_balc, args.seed)
+        registry_file = tmp / "registry.json"
+        registry_file.write_text(json.dumps(registry, ensure_ascii=False), encoding="utf-8")
+        persons = [Person(p["psn_no"], p["certno"]) for p in registry["persons"]]
+        hospitals = tuple(
+            Hospital(h["fixmedins_code"], h["fixmedins_name"], d["prac_code"])
+            for h, d in zip(registry["institutions"], registry["practitioners"], strict=True)
+        )
+
+        def make_plan(side: Side, round_no: int) -> Plan:
+            return Plan(side.server.port, args.lines, args.warmup, args.timeout, args.seed + round_no, hospitals,
+                        tuple(items), threads)  # fmt: skip
+
+        sides = [prepare(args, tmp, stack, registry_file, "this")]
+        if args.against is not None:
+            sides.append(prepare(args, tmp, stack, registry_file, "against", args.against, args.against / "src"))
+            print(f"  against: code at {sides[1].code}")
+            alternate(args, sides, make_plan, persons)
+            return
+        (side,) = sides
+        measured = drive(args, make_plan(side, 0), persons, side.server, side.db_name)
+        side.server.stop()
+        report(args, measured, side.setup_s, side.server.log.read_text(errors="replace"))
+        print(f"  ledger check    {ledger_check(side)}")
 
 
 if __name__ == "__main__":
