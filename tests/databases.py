@@ -10,8 +10,12 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from yibao.store.database import Database
 
 ROOT = Path(__file__).resolve().parents[1]
 GZ = ROOT / "examples" / "guangzhou"
@@ -68,3 +72,18 @@ def load_demo(url: str) -> None:
         loading.load_reference_file(db, GZ / "reference.toml")
     finally:
         db.dispose()
+
+
+@contextmanager
+def demo_database(backend: str, tmp_path: Path) -> Iterator[Database]:
+    """A fresh database of ``backend`` with the demo loaded (load_demo), open, disposed of afterwards."""
+    from yibao.store.database import Database
+    from yibao.store.engine import make_engine
+
+    with fresh_database(backend, tmp_path) as url:
+        load_demo(url)
+        database = Database(make_engine(url))
+        try:
+            yield database
+        finally:
+            database.dispose()

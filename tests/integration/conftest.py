@@ -6,20 +6,16 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.databases import BACKENDS, fresh_database, load_demo
+from tests.databases import BACKENDS, demo_database
 from yibao.api.server import create_app
 from yibao.sim.his import HisClient
 from yibao.store.database import Database
-from yibao.store.engine import make_engine
 
 
 @pytest.fixture(params=BACKENDS)
 def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
-    with fresh_database(request.param, tmp_path) as url:
-        load_demo(url)
-        database = Database(make_engine(url))
+    with demo_database(request.param, tmp_path) as database:
         yield database
-        database.dispose()
 
 
 @pytest.fixture

@@ -11,12 +11,11 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
-from tests.databases import fresh_database, load_demo
+from tests.databases import demo_database
 from tests.flows import BLOOD_TEST, STATIN, WORKER, line, register, settle_data, upload
 from yibao.sim.his import HisClient
 from yibao.store import libpq
 from yibao.store.database import Database
-from yibao.store.engine import make_engine
 from yibao.store.sql import SqlStore
 
 CONFIGURATION = ("config_stamp", "policy_version", "catalog", "supervision_rule")
@@ -26,11 +25,8 @@ CONFIGURATION = ("config_stamp", "policy_version", "catalog", "supervision_rule"
 @pytest.fixture
 def db(tmp_path: Path) -> Iterator[Database]:
     """PostgreSQL only (SQLite runs in the process: no round trips)."""
-    with fresh_database("postgresql", tmp_path) as url:
-        load_demo(url)
-        database = Database(make_engine(url))
+    with demo_database("postgresql", tmp_path) as database:
         yield database
-        database.dispose()
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ import pytest
 import simplejson
 from fastapi.testclient import TestClient
 
-from tests.databases import fresh_database, load_demo
+from tests.databases import demo_database, fresh_database, load_demo
 from tests.flows import BLOOD_TEST, WORKER, person_info, register, row_counts
 from tests.flows import line as fee_line
 from tests.servers import running_server
@@ -22,18 +22,14 @@ from yibao.api.fsi.transactions import MAX_FEE_LINES
 from yibao.api.server import create_app
 from yibao.sim.his import HisClient
 from yibao.store.database import Database
-from yibao.store.engine import make_engine
 
 MB = 1 << 20
 
 
 @pytest.fixture
 def db(tmp_path: Path) -> Iterator[Database]:
-    with fresh_database("sqlite", tmp_path) as url:
-        load_demo(url)
-        database = Database(make_engine(url))
+    with demo_database("sqlite", tmp_path) as database:
         yield database
-        database.dispose()
 
 
 @pytest.fixture
