@@ -135,8 +135,8 @@ class SqlStore(  # see store.*
         self.conn = conn
         self.cache = cache
         self.postgres = conn.dialect.name == "postgresql"
-        # a reading transaction's statements through libpq open no transaction (no BEGIN, no COMMIT
-        # to wait for): each reads its own snapshot, as one statement, the read-ahead, mostly does
+        # a reading transaction sends its statements through libpq (mostly its one read-ahead) without
+        # BEGIN and COMMIT, one round trip less: each reads its own snapshot
         self._begin = not reading
         # read more than once in one transaction; the registry does not change under a settlement
         self._institutions: dict[str, InstitutionRecord | None] = {}
