@@ -18,8 +18,8 @@ from yibao.store import libpq
 from yibao.store.database import Database
 from yibao.store.sql import SqlStore
 
-CONFIGURATION = ("config_stamp", "policy_version", "catalog", "supervision_rule")
-"""What the process's configuration cache reads now and then (a second after its last look)."""
+CONFIGURATION = ("config_stamp", "policy_version", "catalog_item")
+"""What the process's configuration cache (store.sql.ConfigCache) reads now and then, a second after its last look."""
 
 
 @pytest.fixture
