@@ -44,11 +44,13 @@ def duckdb_run(claims: tuple[Path, list[Encounter], Catalog], library: RuleLibra
 
 @pytest.fixture(scope="module")
 def spark() -> Iterator[None]:
-    from yibao.analytics.on_spark import session
+    from yibao.analytics.on_spark import PARTITIONS_ENV, session
 
-    spark = session("local[2]")
-    yield
-    spark.stop()
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv(PARTITIONS_ENV, "2")  # 700 claims: 32 partitions' tasks cost the test about 25 s more
+        spark = session("local[2]")
+        yield
+        spark.stop()
 
 
 def python_findings(encounters: list[Encounter], library: RuleLibrary, catalog: Catalog) -> set[Key]:
