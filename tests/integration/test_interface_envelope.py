@@ -14,6 +14,7 @@ from typing import Any
 
 import simplejson
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 
 from tests.flows import (
     AMOXICILLIN,
@@ -33,6 +34,7 @@ from tests.flows import (
 )
 from tests.integration.conftest import his_at
 from yibao.api.fsi.dispatch import Dispatcher
+from yibao.api.fsi.envelope import body_hash, legacy_body_hash
 from yibao.sim.his import HisClient
 from yibao.store.database import Database
 
@@ -195,6 +197,26 @@ def test_a_repeated_message_is_answered_again_without_settling_twice(hospital: H
     assert other_infno["infcode"] == -1 and other_infno["err_msg"].startswith("msgid:")
     assert row_counts(db) == after_first
     assert ledger_problems(db) == []
+
+
+def test_a_message_logged_under_the_earlier_body_hash_is_still_the_same_message(
+    hospital: HisClient, db: Database
+) -> None:
+    """Messages logged before the body hash was written by orjson (2026-11-23) carry simplejson's: a
+    retry after the upgrade gets its answer, not "a different body"."""
+    mdtrt_id = uploaded_visit(hospital)
+    env = hospital.envelope("2207", settle_data(RETIREE, mdtrt_id, "96.84"))
+    first = hospital.post(env)
+    assert first["infcode"] == 0
+    legacy = legacy_body_hash("2207", env["input"])
+    assert legacy != body_hash("2207", env["input"])
+    with db.engine.begin() as conn:
+        conn.execute(text("UPDATE message_log SET body_hash = :h WHERE msgid = :m"), {"h": legacy, "m": env["msgid"]})
+    after_first = row_counts(db)
+    assert hospital.post(env) == first
+    changed = hospital.post({**env, "input": settle_data(RETIREE, mdtrt_id, "96.84", acct_used_flag="0")})
+    assert changed["infcode"] == -1 and changed["err_msg"].startswith("msgid:")
+    assert row_counts(db) == after_first
 
 
 def test_msgids_are_per_institution_and_refusals_leave_none_behind(http: TestClient, db: Database) -> None:

@@ -5,10 +5,13 @@ from __future__ import annotations
 import gc
 import tracemalloc
 from decimal import Decimal
+from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from yibao.api.fsi.envelope import EnvelopeError
+from yibao.api.fsi.envelope import EnvelopeError, body_hash
 from yibao.api.fsi.parsing import many, one
 from yibao.app.commands import FeeLineIn, SettleIn
 
@@ -50,3 +53,27 @@ def test_validating_many_distinct_lines_keeps_no_memory() -> None:
     mine = (tracemalloc.Filter(True, "*/yibao/api/fsi/*"), tracemalloc.Filter(True, "*/pydantic*"))
     grown = sum(d.size_diff for d in after.filter_traces(mine).compare_to(before.filter_traces(mine), "filename"))
     assert grown < 20_000, f"{grown} bytes kept after 3,000 messages"
+
+
+SCALARS = (
+    st.none() | st.booleans() | st.integers() | st.text()
+    | st.decimals(allow_nan=False, allow_infinity=False, places=4)
+    | st.sampled_from(["12.50", "0.10", "中文"])
+)  # fmt: skip
+KEYS = st.text(max_size=6)
+DOCUMENTS = st.dictionaries(
+    KEYS,
+    st.recursive(
+        SCALARS, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(KEYS, inner, max_size=3), max_leaves=8
+    ),
+    max_size=5,
+)
+
+
+@given(DOCUMENTS)
+def test_the_body_hash_is_the_same_for_keys_in_any_order_and_differs_for_other_values(doc: dict[str, Any]) -> None:
+    """Integers beyond 64 bits among them: those bodies are hashed as before 2026-11-23, the same each time."""
+    reordered = dict(reversed(list(doc.items())))
+    assert body_hash("2207", reordered) == body_hash("2207", doc)
+    assert body_hash("2207", {**doc, "": "another"}) != body_hash("2207", {**doc, "": "other"})
+    assert body_hash("2208", doc) != body_hash("2207", doc)

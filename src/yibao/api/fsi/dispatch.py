@@ -13,7 +13,15 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from yibao.api.fsi.envelope import Envelope, EnvelopeError, dumps, parse_body, parse_envelope, response
+from yibao.api.fsi.envelope import (
+    Envelope,
+    EnvelopeError,
+    dumps,
+    legacy_body_hash,
+    parse_body,
+    parse_envelope,
+    response,
+)
 from yibao.api.fsi.gateway import Caller
 from yibao.api.fsi.transactions import TRANSACTIONS
 from yibao.app.cross_region import Federation, HubNeeded
@@ -176,7 +184,7 @@ class Dispatcher:
         """
         with self.db.transaction(write=False) as store:
             first = store.logged(env.fixmedins_code, env.msgid)
-        return None if first is None else self.replay(first, env.body_hash, received)
+        return None if first is None else self.replay(first, env, received)
 
     def answer(self, output: Any, received: datetime) -> str:
         return dumps(response(0, output, None, received, utcnow(), self.admdvs))
@@ -184,7 +192,7 @@ class Dispatcher:
     def error(self, message: str, received: datetime) -> str:
         return dumps(response(-1, None, message, received, utcnow(), self.admdvs))
 
-    def replay(self, done: LoggedMessage, body_hash: str, received: datetime) -> str:
-        if done.body_hash != body_hash:
+    def replay(self, done: LoggedMessage, env: Envelope, received: datetime) -> str:
+        if done.body_hash != env.body_hash and done.body_hash != legacy_body_hash(env.base_infno, env.input):
             return self.error("msgid: 报文ID已使用，且报文内容与原报文不同", received)
         return done.response

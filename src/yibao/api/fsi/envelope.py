@@ -128,10 +128,6 @@ def parse_envelope(body: dict[str, Any], path_infno: str | None = None) -> Envel
             raise EnvelopeError("input", "含无效的Unicode字符（不成对的代理项）")
     if not isinstance(raw_input, dict):
         raise EnvelopeError("input", "应为JSON对象")
-    try:
-        canonical = simplejson.dumps([base, raw_input], sort_keys=True, use_decimal=True, ensure_ascii=False)
-    except (RecursionError, ValueError):  # ValueError: a NaN that came as a float from elsewhere
-        raise EnvelopeError("input", "JSON嵌套层数过多或含无效数值") from None
     return Envelope(
         infno=infno,
         base_infno=base,
@@ -142,8 +138,27 @@ def parse_envelope(body: dict[str, Any], path_infno: str | None = None) -> Envel
         opter=text(body.get("opter")),
         sign_no=text(body.get("sign_no")),
         input=raw_input,
-        body_hash=hashlib.sha256(canonical.encode()).hexdigest(),
+        body_hash=body_hash(base, raw_input),
     )
+
+
+def body_hash(infno: str, data: dict[str, Any]) -> str:
+    """What makes two messages the same message: the transaction and its input, keys sorted, each
+    number as written."""
+    try:
+        canonical = orjson.dumps([infno, data], default=_json_default, option=orjson.OPT_SORT_KEYS)
+    except orjson.JSONEncodeError:  # integers beyond 64 bits, nesting beyond 254
+        return legacy_body_hash(infno, data)
+    return hashlib.sha256(canonical).hexdigest()
+
+
+def legacy_body_hash(infno: str, data: dict[str, Any]) -> str:
+    """body_hash as messages logged before 2026-11-23 have it (and as it is where orjson cannot write)."""
+    try:
+        canonical = simplejson.dumps([infno, data], sort_keys=True, use_decimal=True, ensure_ascii=False)
+    except (RecursionError, ValueError):  # ValueError: a NaN that came as a float from elsewhere
+        raise EnvelopeError("input", "JSON嵌套层数过多或含无效数值") from None
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def to_utc(local_naive: datetime) -> datetime:
