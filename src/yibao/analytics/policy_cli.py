@@ -5,16 +5,17 @@ from __future__ import annotations
 import json
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from yibao.analytics.replay import ReplayError
-from yibao.analytics.simulation import Reserve, simulate
 from yibao.domain.money import MoneyError, yuan_to_fen
 from yibao.domain.policy import Policy
+
+if TYPE_CHECKING:  # the replay (numpy, pyarrow) only for the commands that run it, not for every `yibao`
+    from yibao.analytics.simulation import Reserve
 
 policy_app = typer.Typer(no_args_is_help=True, help="Benefit policy: what-if replay of a proposal (政策测算).")
 
@@ -102,6 +103,7 @@ def ledger(url: str, baselines: list[Policy], err: Console) -> dict[str, Reserve
     """Each baseline's pooled fund from the database's ledger (app.contributions' fund indicators)."""
     from sqlalchemy.exc import SQLAlchemyError
 
+    from yibao.analytics.simulation import Reserve
     from yibao.analytics.stored_replay import ledger_reserves
 
     try:
@@ -157,6 +159,8 @@ def simulate_cmd(
     ] = None,
 ) -> None:
     """Replay every claim under the baseline and the proposal; print the change to the funds and to patients."""
+    from yibao.analytics.replay import ReplayError
+    from yibao.analytics.simulation import Reserve, simulate
     from yibao.files import FileError, load_policy
 
     err = Console(stderr=True)

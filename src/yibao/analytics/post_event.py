@@ -17,8 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
-import pyarrow.dataset as ds
-
 from yibao.domain.supervision.rules import RuleLibrary
 
 ENGINES = ("duckdb", "spark")
@@ -111,5 +109,7 @@ def _row(values: Iterable[object]) -> FindingRow:
 
 def read_findings(path: Path, batch: int = 50_000) -> Iterator[list[FindingRow]]:
     """The findings a run wrote to ``path``, in batches."""
+    import pyarrow.dataset as ds  # a quarter of a second to import: not for every `yibao` command
+
     for record_batch in ds.dataset(path, format="parquet").to_batches(batch_size=batch):
         yield [_row(values) for values in zip(*record_batch.to_pydict().values(), strict=True)]

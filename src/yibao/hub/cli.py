@@ -12,7 +12,7 @@ import typer
 from yibao.crypto import keyfile
 from yibao.federation.signing import node_secret
 from yibao.hub.directory import Directory, Node
-from yibao.hub.server import KEY_ENV, read_key
+from yibao.hub.key import KEY_ENV, read_key
 from yibao.store import migrate
 from yibao.store.engine import make_engine
 

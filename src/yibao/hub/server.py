@@ -21,18 +21,11 @@ from fastapi import FastAPI, Request, Response
 from yibao.federation.client import dumps
 from yibao.federation.signing import SignatureError, Verifier, node_secret, sign
 from yibao.hub.directory import Directory, Node
+from yibao.hub.key import KEY_ENV, read_key
 from yibao.store.engine import make_engine
 
-KEY_ENV = "YIBAO_HUB_KEY_FILE"
 NODE_CALL = "/node/call"
 JSON = "application/json"
-
-
-def read_key(path: Path) -> bytes:
-    key = bytes.fromhex(path.read_text().strip())
-    if len(key) < 16:
-        raise ValueError(f"{path}: the hub key has at least 32 hex digits")
-    return key
 
 
 def node_request(

@@ -10,8 +10,6 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from yibao.api.fsi.gateway import Gateway
-from yibao.sim.city import CityExists, build_city
-from yibao.sim.traffic import loopback, run_traffic
 
 sim_app = typer.Typer(no_args_is_help=True, help="The synthetic city and its HIS traffic (模拟城市与医院流量).")
 
@@ -51,6 +49,8 @@ def city(
 
     Also the catalogue and the region's policies. Build into a database no server is using.
     """
+    from yibao.sim.city import CityExists, build_city  # numpy and the rest only for the commands that use them
+
     with _progress() as bar:
         tasks: dict[str, TaskID] = {}
 
@@ -94,6 +94,8 @@ def traffic(
     cap and pairs not to be charged together, recorded in --fraud-truth. Exits 1 if any message was refused
     or answered wrongly.
     """
+    from yibao.sim.traffic import loopback, run_traffic
+
     fraud = None
     try:
         loopback(url)
