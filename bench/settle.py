@@ -32,7 +32,9 @@ With ``--against CHECKOUT`` (another commit's tree, e.g. ``git worktree add ../o
 second database and server with that checkout's src/, and drives the two in turn, A B, B A, …, for
 --rounds runs each: on a shared box whose speed drifts by a tenth within minutes, only versions measured
 side by side like this can be told apart by a few per cent. It prints each run's figures and each
-side's medians.
+side's medians. With ``--together`` each round drives both sides at the same moment instead (each with
+--concurrency in flight, one of the two drives in a forked process): the box's swings then weigh on
+both within the round; they share the cores, so compare their CPU a settlement, not their throughput.
 
 It prints figures and never asserts. The machine is shared by the server, the clients and, on
 PostgreSQL, the database (and whatever else runs there: the last line says how much that took),
@@ -119,6 +121,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "the two servers are driven in turn, --rounds times each, for --duration each",
     )  # fmt: skip
     p.add_argument("--rounds", type=int, default=3, help="with --against: measured runs of each side")
+    p.add_argument("--together", action="store_true",
+                   help="with --against: drive both sides at the same moment in each round, not in turn")  # fmt: skip
     args = p.parse_args(argv)
     for name in ("workers", "persons", "institutions", "clients", "concurrency", "lines"):
         if getattr(args, name) < 1:
@@ -135,6 +139,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error(f"--against {args.against}: no src/yibao there")
     if args.against is not None and (args.rounds < 1 or args.settlements is not None):
         p.error("--against runs --rounds ≥ 1 rounds of --duration (not --settlements)")
+    if args.together and args.against is None:
+        p.error("--together needs --against")
     if args.backend == "postgresql" and not on_this_machine(args.pg_admin_url):
         p.error("--pg-admin-url must point at 127.0.0.1 or a local socket: the benchmark talks to nothing else")
     return args
@@ -893,14 +899,41 @@ def brief(m: Measured) -> dict[str, float]:
     }
 
 
+def at_once(
+    args: argparse.Namespace, sides: list[Side], plans: list[Plan], persons: list[Person]
+) -> list[dict[str, float]]:
+    """--together: both sides driven in the same window, the second in a forked process (its own client
+    processes and measurements, as drive makes them)."""
+    ctx = mp.get_context("fork")  # the parent has no threads of its own: drive forks its clients alike
+    queue = ctx.Queue()
+
+    def second() -> None:
+        queue.put(brief(drive(args, plans[1], persons, sides[1].server, sides[1].db_name)))
+
+    child = ctx.Process(target=second, daemon=False)
+    child.start()
+    try:
+        first = brief(drive(args, plans[0], persons, sides[0].server, sides[0].db_name))
+        other: dict[str, float] = queue.get(timeout=args.duration + args.time_limit + 600)
+    finally:
+        child.join(timeout=60)
+        if child.is_alive():
+            child.terminate()
+    return [first, other]
+
+
 def alternate(args: argparse.Namespace, sides: list[Side], make_plan: Callable[[Side, int], Plan],
               persons: list[Person]) -> None:  # fmt: skip
-    """--against: the sides driven in turn (A B, B A, …), so that a box whose speed drifts by a tenth
-    in minutes weighs on both alike; each run's figures, then each side's medians."""
+    """--against: the sides driven in turn (A B, B A, …), or at once (--together), so that a box whose
+    speed drifts by a tenth in minutes weighs on both alike; each run's figures, then each side's medians."""
     runs: dict[str, list[dict[str, float]]] = {side.label: [] for side in sides}
     for r in range(args.rounds):
-        for side in sides if r % 2 == 0 else sides[::-1]:
-            figures = brief(drive(args, make_plan(side, r), persons, side.server, side.db_name))
+        order = sides if r % 2 == 0 else sides[::-1]
+        if args.together:
+            both = at_once(args, order, [make_plan(side, r) for side in order], persons)
+        else:
+            both = [brief(drive(args, make_plan(side, r), persons, side.server, side.db_name)) for side in order]
+        for side, figures in zip(order, both, strict=True):
             runs[side.label].append(figures)
             print(f"  round {r + 1} {side.label:8} " + ", ".join(f"{k} {v:,.2f}" for k, v in figures.items()))
     print("medians of the rounds:")
@@ -924,7 +957,7 @@ def main(argv: list[str] | None = None) -> None:
     threads = args.concurrency
     mode = f"{args.settlements:,} settlements" if args.settlements else f"{args.duration:g} s"
     if args.against is not None:
-        mode += f", {args.rounds} rounds against {args.against}"
+        mode += f", {args.rounds} rounds against {args.against}" + (", both at once" if args.together else "")
     print(f"yibao settlement benchmark: {args.backend}, {args.workers} server worker(s), {args.clients} client "
           f"process(es) with {threads} settlements in flight, {args.lines} fee lines a visit, {mode}")  # fmt: skip
     print(f"  code at {revision()}; Python {sys.version.split()[0]}; {os.cpu_count()} cores")
