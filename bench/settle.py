@@ -30,11 +30,11 @@ What it does, by itself and only on 127.0.0.1:
 
 With ``--against CHECKOUT`` (another commit's tree, e.g. ``git worktree add ../old <commit>``) it makes a
 second database and server with that checkout's src/, and drives the two in turn, A B, B A, …, for
---rounds runs each: on a shared box whose speed drifts by a tenth within minutes, only versions measured
-side by side like this can be told apart by a few per cent. It prints each run's figures and each
-side's medians. With ``--together`` each round drives both sides at the same moment instead (each with
---concurrency in flight, one of the two drives in a forked process): the box's swings then weigh on
-both within the round; they share the cores, so compare their CPU a settlement, not their throughput.
+--rounds runs each. It prints each run's figures and each side's medians. A shared box's speed drifts
+within minutes (by a tenth, some days by a third), and turns then differ by more than a change of a few
+per cent: with ``--together`` each round drives both sides at the same moment instead (each with
+--concurrency in flight, one of the two drives in a forked process), so the swings weigh on both within
+the round; they share the cores, so compare their CPU a settlement, not their throughput.
 
 It prints figures and never asserts. The machine is shared by the server, the clients and, on
 PostgreSQL, the database (and whatever else runs there: the last line says how much that took),
@@ -925,7 +925,7 @@ def at_once(
 def alternate(args: argparse.Namespace, sides: list[Side], make_plan: Callable[[Side, int], Plan],
               persons: list[Person]) -> None:  # fmt: skip
     """--against: the sides driven in turn (A B, B A, …), or at once (--together), so that a box whose
-    speed drifts by a tenth in minutes weighs on both alike; each run's figures, then each side's medians."""
+    speed drifts within minutes weighs on both alike; each run's figures, then each side's medians."""
     runs: dict[str, list[dict[str, float]]] = {side.label: [] for side in sides}
     for r in range(args.rounds):
         order = sides if r % 2 == 0 else sides[::-1]
