@@ -51,6 +51,7 @@ import json
 import math
 import multiprocessing as mp
 import os
+import queue
 import random
 import resource
 import secrets
@@ -905,16 +906,22 @@ def at_once(
     """--together: both sides driven in the same window, the second in a forked process (its own client
     processes and measurements, as drive makes them)."""
     ctx = mp.get_context("fork")  # the parent has no threads of its own: drive forks its clients alike
-    queue = ctx.Queue()
+    results = ctx.Queue()
 
     def second() -> None:
-        queue.put(brief(drive(args, plans[1], persons, sides[1].server, sides[1].db_name)))
+        results.put(brief(drive(args, plans[1], persons, sides[1].server, sides[1].db_name)))
 
     child = ctx.Process(target=second, daemon=False)
     child.start()
     try:
         first = brief(drive(args, plans[0], persons, sides[0].server, sides[0].db_name))
-        other: dict[str, float] = queue.get(timeout=args.duration + args.time_limit + 600)
+        while True:
+            try:
+                other: dict[str, float] = results.get(timeout=5)
+                break
+            except queue.Empty:
+                if not child.is_alive():
+                    raise SystemExit(f"the drive of {sides[1].label} ended without its figures") from None
     finally:
         child.join(timeout=60)
         if child.is_alive():
