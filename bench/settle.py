@@ -76,6 +76,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 import orjson
 
+from yibao.domain.frozen import frozen
 from yibao.federation.launch import free_port
 from yibao.sim.his import HisClient, KeepAlive
 
@@ -161,13 +162,13 @@ def database_url(admin_url: str, name: str) -> str:
 # ---------------------------------------------------------------------------------------- registry
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Person:
     psn_no: str
     certno: str
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Hospital:
     code: str
     name: str
@@ -252,7 +253,7 @@ def make_registry(persons: int, institutions: int, acct_balc: Decimal, seed: int
 # ---------------------------------------------------------------------------------------- fee lines
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Item:
     """How a HIS bills one catalogue item: price range in fen, count range, how often it appears."""
 
@@ -534,7 +535,7 @@ class Tally:
         self.end = max(self.end, other.end)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Plan:
     port: int
     lines: int

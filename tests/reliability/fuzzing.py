@@ -39,6 +39,7 @@ from yibao.api.fsi.dispatch import Dispatcher
 from yibao.api.fsi.transactions import TRANSACTIONS
 from yibao.app import commands
 from yibao.app.files import FileContent
+from yibao.domain.frozen import frozen
 from yibao.sim.his import HisClient
 from yibao.store.database import Database
 
@@ -53,7 +54,7 @@ FIELDS = sorted(
 )
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Raw:
     """JSON text put into a body as it is: numbers Python would not write, deep nesting."""
 

@@ -35,6 +35,7 @@ from sqlalchemy import text
 from tests.databases import GZ
 from tests.flows import AMOXICILLIN, BLOOD_TEST, line, now_text
 from yibao.app.records import LOCAL
+from yibao.domain.frozen import frozen
 from yibao.sim.his import HisClient, KeepAlive
 from yibao.store.database import Database
 from yibao.store.engine import make_engine
@@ -55,7 +56,7 @@ def id_check_digit(first17: str) -> str:
     return "10X98765432"[sum(int(d) * w for d, w in zip(first17, weights, strict=True)) % 11]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Person:
     psn_no: str
     certno: str

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -26,12 +25,13 @@ from yibao.app.records import local_date, local_time
 from yibao.app.supervision import days_of_supply
 from yibao.domain.catalog import CatalogItem
 from yibao.domain.claim import age_on
+from yibao.domain.frozen import frozen
 from yibao.files import catalog_item_from_data
 from yibao.store import tables as t
 from yibao.store.engine import make_engine
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ExportCounts:
     visits: int
     lines: int

@@ -16,13 +16,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from yibao.analytics.on_duckdb import connect
+from yibao.domain.frozen import frozen
 
 LEVELS = {
     "institution": ("fixmedins_code", "specialty"),
@@ -48,7 +48,7 @@ MEAN_AD_SCALE = 1.2533
 """Make the spread comparable to a standard deviation for normal data."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Reason:
     indicator: str
     value: float
@@ -56,7 +56,7 @@ class Reason:
     z: float
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Score:
     entity: str
     hosp_lv: int

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
+from yibao.domain.frozen import frozen
 from yibao.domain.supervision.rules import RuleLibrary
 
 ENGINES = ("duckdb", "spark")
@@ -36,7 +36,7 @@ class FindingRow(NamedTuple):
     setl_id: str
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class RuleCount:
     rule_id: str
     findings: int
@@ -44,7 +44,7 @@ class RuleCount:
     """Fen at stake."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class RuleRun:
     engine: str
     version: str

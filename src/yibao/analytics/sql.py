@@ -21,9 +21,9 @@ floating sum decides a finding.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
+from yibao.domain.frozen import frozen
 from yibao.domain.supervision.rules import Rule
 
 COLUMNS = (
@@ -33,7 +33,7 @@ HITS = ("rule_id", "result", "vid", "cid", "feedetl_sn", "amount")
 """A rule's findings by number: cid is NULL and feedetl_sn '' for a visit finding. ``resolve`` makes ``COLUMNS``."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Dialect:
     name: str
     day: str

@@ -7,7 +7,6 @@ The passes of one day share a run id, so a pass repeated during the day stores o
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,13 +14,14 @@ from yibao.analytics.export import export_claims
 from yibao.analytics.importing import import_findings
 from yibao.analytics.post_event import RuleRun, run_rules
 from yibao.app.records import local_date
+from yibao.domain.frozen import frozen
 from yibao.domain.supervision.rules import RuleLibrary
 from yibao.files.rules import load_rule_library
 from yibao.store.database import Database
 from yibao.store.engine import make_engine
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Pass:
     run_id: str
     visits: int

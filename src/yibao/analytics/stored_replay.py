@@ -44,6 +44,7 @@ from yibao.app import contributions as ca
 from yibao.app.records import LOCAL, IdentityRecord, local_date
 from yibao.domain.claim import age_on
 from yibao.domain.contribution import POOLED_FUND, month_of
+from yibao.domain.frozen import frozen
 from yibao.domain.money import Fen
 from yibao.store import tables as t
 from yibao.store.database import Database
@@ -79,7 +80,7 @@ SCHEMA = pa.schema(
 )
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ClaimsExport:
     claims: int
     persons: int
@@ -254,7 +255,7 @@ def _claim(row: Row[Any], person: _Person) -> dict[str, Any]:
 # ------------------------------------------------------------------------------------------- the funds
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class LedgerReserve:
     """A pooled fund at the end of ``month``, from the ledger (app.contributions.fund_series)."""
 

@@ -13,13 +13,14 @@ import hashlib
 import hmac
 import re
 import secrets
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 
 from yibao.app.audit import Action, AuditEntry, AuditStore, record
 from yibao.app.records import PersonRecord
+from yibao.domain.frozen import frozen
 
 ALL_REGIONS = "000000"
 """The admdvs of an account that sees every region of the node."""
@@ -155,7 +156,7 @@ class LoginRefused(Exception):
 # ---------------------------------------------------------------- records and the port
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class UserRecord:
     username: str
     display_name: str
@@ -171,7 +172,7 @@ class UserRecord:
         return ROLE_LABELS.get(self.role, self.role)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class SessionRecord:
     token_hash: str
     kind: str
@@ -218,7 +219,7 @@ class PasswordHasher(Protocol):
 # ---------------------------------------------------------------- who is calling
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Principal:
     """The signed-in caller of one request."""
 
@@ -423,7 +424,7 @@ def open_portal_session(
     return token, Principal(PORTAL, psn_no, psn_no=psn_no)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Authenticated:
     principal: Principal
     touch: bool

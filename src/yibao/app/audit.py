@@ -8,12 +8,12 @@ them, and the database refuses it too (triggers of migration 0003, on SQLite and
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Protocol
 
 from yibao.app.records import LOCAL, local_time
+from yibao.domain.frozen import frozen
 
 
 class Action(StrEnum):
@@ -91,7 +91,7 @@ LABELS: dict[str, str] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class AuditEntry:
     at: datetime
     """Naive UTC in the store; local time in what ``search`` returns."""
@@ -113,7 +113,7 @@ class AuditEntry:
         return Action.label(self.action)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class AuditQuery:
     actor: str = ""
     psn_no: str = ""

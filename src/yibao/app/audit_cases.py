@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import fields, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
@@ -29,6 +29,7 @@ from yibao.app.errors import NotFound, Refused
 from yibao.app.privacy import mask_certno
 from yibao.app.records import StoredFinding
 from yibao.domain.codes import FundPayType
+from yibao.domain.frozen import frozen
 from yibao.domain.ledger import clearing_account, fund_account, recovery_posting
 from yibao.domain.money import Fen
 from yibao.domain.supervision import cases as stages
@@ -54,7 +55,7 @@ class CaseAction(StrEnum):
     FINDINGS = "findings.view"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class AuditCase:
     case_id: str
     fixmedins_code: str
@@ -80,7 +81,7 @@ class AuditCase:
         return stages.STAGE_LABELS.get(self.stage, self.stage)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class CaseItem:
     case_id: str
     finding_id: int
@@ -104,7 +105,7 @@ class CaseItem:
         return stages.ITEM_RESULTS.get(self.review, "")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class CaseEvent:
     case_id: str
     seq: int
@@ -120,7 +121,7 @@ class CaseEvent:
         return stages.STAGE_LABELS.get(self.stage, self.stage)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class FindingRow:
     id: int
     finding: StoredFinding
@@ -128,7 +129,7 @@ class FindingRow:
     """The case that holds it ("" none)."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class FindingQuery:
     """Which findings; empty fields do not filter."""
 
@@ -142,7 +143,7 @@ class FindingQuery:
     rule_id: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class FindingGroup:
     key: str
     """rule_id or fixmedins_code."""
@@ -151,7 +152,7 @@ class FindingGroup:
     amount: Fen
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Board:
     """The joint audit's figures, as the zone reports them (智能互查 N 条 / X 万元 …)."""
 
@@ -201,7 +202,7 @@ def visible(case: AuditCase, items: Sequence[CaseItem], region: str) -> bool:
     return covers(region, case.admdvs) or any(covers(region, i.insuplc_admdvs) for i in items)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class CaseFile:
     case: AuditCase
     items: list[CaseItem]

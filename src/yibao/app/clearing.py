@@ -30,7 +30,6 @@ payment per region costs nothing more than a second kind of line.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any, Protocol
@@ -38,6 +37,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from yibao.app.errors import Refused
 from yibao.app.privacy import mask_certno
 from yibao.app.records import LOCAL, Context, SettlementRow, local_time
+from yibao.domain.frozen import frozen
 from yibao.domain.ledger import clearing_posting
 from yibao.domain.money import Fen, fen_to_yuan, yuan_to_fen
 
@@ -52,7 +52,7 @@ HUB = "hub"
 """The ``from_node`` of the hub's own calls; no node may have this id."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ClearingItem:
     """What a clearing run made of one of this node's cross-region settlements."""
 

@@ -7,25 +7,26 @@ send empty have defaults.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
+from yibao.domain.frozen import frozen
 
-@dataclass(frozen=True, slots=True)
+
+@frozen
 class SignIn:
     opter_no: str
     mac: str = ""
     ip: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class SignOut:
     opter_no: str
     sign_no: str
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class PersonQuery:
     """1101 data."""
 
@@ -38,7 +39,7 @@ class PersonQuery:
     psn_name: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class InstitutionQuery:
     """1201 medinsinfo."""
 
@@ -47,7 +48,7 @@ class InstitutionQuery:
     fixmedins_code: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class BenefitCheck:
     """2001 data."""
 
@@ -58,7 +59,7 @@ class BenefitCheck:
     fixmedins_code: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Register:
     """2201 data: outpatient registration."""
 
@@ -76,7 +77,7 @@ class Register:
     med_type: str = "11"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class VisitRef:
     """2202, 2205 (with chrg_bchno), 2404, 2405 data."""
 
@@ -86,7 +87,7 @@ class VisitRef:
     chrg_bchno: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class VisitInfo:
     """2203 mdtrtinfo: what the doctor found, and the med_type of the visit."""
 
@@ -99,7 +100,7 @@ class VisitInfo:
     dise_name: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Admission:
     """2401 mdtrtinfo."""
 
@@ -123,7 +124,7 @@ class Admission:
     adm_diag_dscr: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class AdmissionChange:
     """2403 adminfo: fields that may change during a stay."""
 
@@ -139,7 +140,7 @@ class AdmissionChange:
     dise_name: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Discharge:
     """2402 dscginfo."""
 
@@ -152,7 +153,7 @@ class Discharge:
     dscg_way: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class FeeLineIn:
     """One line of 2204/2301 feedetail (and of a 2101/2102 pharmacy purchase)."""
 
@@ -184,7 +185,7 @@ class FeeLineIn:
     matn_fee_flag: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class FeeLineCancel:
     """2302 data[] item: cancel one inpatient line ("0000" cancels every unsettled one)."""
 
@@ -193,7 +194,7 @@ class FeeLineCancel:
     psn_no: str
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class SettleIn:
     """2206/2207 and 2303/2304 data."""
 
@@ -215,7 +216,7 @@ class SettleIn:
     inscp_scp_amt: Decimal | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class PharmacyIn:
     """2101/2102 data: a pharmacy purchase, fee lines in the same message."""
 
@@ -232,7 +233,7 @@ class PharmacyIn:
     ipt_otp_no: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Reverse:
     """2208/2305/2103 data."""
 
@@ -241,7 +242,7 @@ class Reverse:
     mdtrt_id: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Correct:
     """2601 data: undo whatever message ``omsgid`` did."""
 
@@ -250,7 +251,7 @@ class Correct:
     oinfno: str
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class TotalStatement:
     """3201 data: the institution's own totals for a period, to be compared with ours."""
 
@@ -266,7 +267,7 @@ class TotalStatement:
     refd_setl_flag: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ClearingApply:
     """3203 data."""
 
@@ -283,7 +284,7 @@ class ClearingApply:
     med_sumfee: Decimal | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ClearingCancel:
     """3204 data."""
 
@@ -291,7 +292,7 @@ class ClearingCancel:
     clr_type: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class RecordQuery:
     """5201–5206 data: a person and, optionally, a visit, a settlement or a period."""
 
@@ -304,7 +305,7 @@ class RecordQuery:
     cum_ym: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class DetailStatement:
     """3202 data: reconcile settlements one by one against an uploaded (9101) file."""
 
@@ -318,14 +319,14 @@ class DetailStatement:
     fixmedins_setl_cnt: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class CatalogueDownload:
     """1301–1319 data: the version the HIS already holds ("0" for everything)."""
 
     ver: str = "0"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class CatalogueQuery:
     """1312 data."""
 
@@ -335,7 +336,7 @@ class CatalogueQuery:
     page_size: int = 100
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class FileDownload:
     """9102 fsDownloadIn."""
 
@@ -344,7 +345,7 @@ class FileDownload:
     fixmedins_code: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class EthnicDrugQuery:
     """1304 民族药品目录查询 data (ver: rows newer than it; updt_time: rows updated since, local time)."""
 
@@ -359,7 +360,7 @@ class EthnicDrugQuery:
     page_size: int = 100
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ListMatchQuery:
     """1316 医疗目录与医保目录匹配信息查询 data."""
 
@@ -374,7 +375,7 @@ class ListMatchQuery:
     page_size: int = 100
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class InstitutionMatchQuery:
     """1317 医药机构目录匹配信息查询 data (the calling institution's own matches)."""
 
@@ -394,7 +395,7 @@ class InstitutionMatchQuery:
 Day = date  # 1901 has a field named ``date``
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class DictionaryQuery:
     """1901 字典表查询 data (the field names are the interface's own camelCase)."""
 
@@ -405,7 +406,7 @@ class DictionaryQuery:
     valiFlag: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class QrCodeRead:
     """1162 data: a voucher code read at the counter (the national names, camelCase as in ec.query)."""
 
@@ -416,7 +417,7 @@ class QrCodeRead:
     termIp: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class OnlineUpload:
     """6201 data: an internet hospital's online order (its fee lines come in ``feedetail``, as 2204's)."""
 
@@ -437,7 +438,7 @@ class OnlineUpload:
     dr_name: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class OrderRef:
     """6203, 6301, 6401 data: an online order, by our pay_ord_id or the institution's med_org_ord."""
 

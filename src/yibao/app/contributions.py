@@ -14,7 +14,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Literal, Protocol
@@ -37,6 +37,7 @@ from yibao.domain.contribution import (
     Trigger,
 )
 from yibao.domain.errors import DomainError
+from yibao.domain.frozen import frozen
 from yibao.domain.ledger import fund_account
 from yibao.domain.money import Fen
 
@@ -50,7 +51,7 @@ RETIREE_SOURCE = "retiree"
 # ---------------------------------------------------------------- records
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Employer:
     emp_no: str
     emp_name: str
@@ -59,7 +60,7 @@ class Employer:
     created_at: datetime
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Bill:
     """An employer's month of one insurance type."""
 
@@ -98,7 +99,7 @@ class Bill:
         return c.bill_status(self.state, today)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class DeclarationLine:
     emp_no: str
     month: str
@@ -112,7 +113,7 @@ class DeclarationLine:
     to_pool: Fen
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class AccountCredit:
     psn_no: str
     month: str
@@ -124,7 +125,7 @@ class AccountCredit:
     credited_at: datetime
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ResidentPayment:
     psn_no: str
     year: int
@@ -135,7 +136,7 @@ class ResidentPayment:
     posting_id: str
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class FundFlowRow:
     """A fund account's transfers of one local month and code, summed (what the ledger says)."""
 
@@ -387,7 +388,7 @@ def _restore_if_clear(store: Store, emp_no: str, insutype: str, today: date, tab
     store.close_suspensions(emp_no, insutype, today)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ArrearsRun:
     employers: list[str]
     """emp_no of employers whose arrears suspend benefits."""
@@ -493,7 +494,7 @@ def _flows(rows: Sequence[FundFlowRow]) -> list[MonthFlow]:
     return [c.month_flow(month, codes) for month, codes in sorted(by_month.items())]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Participation:
     in_service: int
     retired: int
@@ -513,7 +514,7 @@ class Participation:
         return (Decimal(self.insured) * 100 / self.population).quantize(Decimal("0.01"))
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class StatusCount:
     status: str
     label: str
@@ -522,7 +523,7 @@ class StatusCount:
     amount: Fen
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class FundsView:
     admdvs: str
     insutype: str
@@ -611,7 +612,7 @@ def simulate_proposal(store: Store, proposal: Proposal, first: str = "", last: s
 # ---------------------------------------------------------------- the portal
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class PortalMonth:
     month: str
     source: str
@@ -625,7 +626,7 @@ class PortalMonth:
     status_label: str
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class PortalView:
     months: list[PortalMonth]
     residents: list[ResidentPayment]

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Literal, Protocol
 
@@ -30,6 +29,7 @@ from yibao.app.records import (
 )
 from yibao.app.voucher import ACTIVE, BUSINESS_TYPES, SUSPENDED, VoucherRecord, VoucherUse
 from yibao.domain.codes import ClrType, FundPayType, Gend, Insutype, MedType, PsnInsuStas, PsnType
+from yibao.domain.frozen import frozen
 from yibao.domain.money import Fen
 
 MINUTES = 60
@@ -54,7 +54,7 @@ DISTRICT_NAMES = {
 # ---------------------------------------------------------------- records the store returns
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Figures:
     """The go-live figures over a period, net of reversals (amounts in fen)."""
 
@@ -69,7 +69,7 @@ class Figures:
     psn_cash_pay: Fen
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Share:
     """Fund payments of one insutype or med_type."""
 
@@ -79,7 +79,7 @@ class Share:
     fund_pay_sumamt: Fen
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class InstitutionFigure:
     fixmedins_code: str
     fixmedins_name: str
@@ -88,7 +88,7 @@ class InstitutionFigure:
     fund_pay_sumamt: Fen
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Slice:
     """Settlements of a period summed per institution, insured region, insutype and med_type: one scan of
     the day's rows gives every figure and chart of the dashboard (a few thousand slices for a city)."""
@@ -108,7 +108,7 @@ class Slice:
     psn_cash_pay: Fen
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class DistrictFigure:
     admdvs: str
     name: str
@@ -118,7 +118,7 @@ class DistrictFigure:
     fund_pay_sumamt: Fen
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class SettlementSummary:
     setl_id: str
     setl_time: datetime
@@ -146,7 +146,7 @@ class SettlementSummary:
         return Insutype.describe(self.insutype)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class StatementRecord:
     """One 3201 reconciliation the institution asked for."""
 
@@ -168,7 +168,7 @@ class StatementRecord:
         return ClrType.describe(self.clr_type)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class LineRecord:
     """One fee line's classification as the settlement stored it (setl_line)."""
 
@@ -192,7 +192,7 @@ class LineRecord:
         return {"01": "甲类", "02": "乙类", "03": "丙类"}.get(self.chrgitm_lv, self.chrgitm_lv)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class VisitFacts:
     mdtrt_id: str
     kind: str
@@ -205,7 +205,7 @@ class VisitFacts:
     dise_name: str
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class AccountTotals:
     """The ledger's accounts of one kind (fund, acct, payable, opening)."""
 
@@ -222,7 +222,7 @@ class AccountTotals:
         return self.debits - self.credits
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class AccountRecord:
     code: str
     debits: Fen
@@ -233,7 +233,7 @@ class AccountRecord:
         return self.debits - self.credits
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class VoucherCounts:
     """Activated electronic vouchers (one per person)."""
 
@@ -243,7 +243,7 @@ class VoucherCounts:
     activated_today: int
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class CrossRegionSlice:
     """Cross-region settlements of a period for one side and region pair, net of reversals (fen)."""
 
@@ -260,7 +260,7 @@ class CrossRegionSlice:
     acct_pay: Fen
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class CertSlice:
     """The settlements of a period at one institution with one certificate type, net of reversals."""
 
@@ -371,14 +371,14 @@ def today_bounds(now: datetime) -> tuple[datetime, datetime]:
 # ---------------------------------------------------------------- the dashboard
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Minute:
     label: str
     """Local HH:MM."""
     settlements: int
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Overview:
     day: date
     as_of: datetime
@@ -503,7 +503,7 @@ def region_name(admdvs: str, names: dict[str, str]) -> str:
 # ---------------------------------------------------------------- a person
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class InsuranceView:
     insutype: str
     insutype_label: str
@@ -517,7 +517,7 @@ class InsuranceView:
     active: bool
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Counter:
     insutype: str
     period: str
@@ -525,7 +525,7 @@ class Counter:
     amount: Fen
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class PersonView:
     psn_no: str
     certno: str
@@ -621,7 +621,7 @@ def localised(s: SettlementSummary) -> SettlementSummary:
 # ---------------------------------------------------------------- an institution
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class InstitutionView:
     institution: InstitutionRecord
     kind_label: str
@@ -679,7 +679,7 @@ def institution_view(
 # ---------------------------------------------------------------- a settlement
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class FundLine:
     fund_pay_type: str
     label: str
@@ -689,7 +689,7 @@ class FundLine:
     setl_proc_info: str
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class SettlementView:
     row: SettlementRow
     setl_time: datetime
@@ -768,7 +768,7 @@ KINDS = (
 )
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class LedgerView:
     kinds: list[tuple[str, AccountTotals]]
     """(label, totals) per kind of account."""
@@ -809,14 +809,14 @@ ADOPTION_ROWS = 20
 VOUCHER_STATUS = {ACTIVE: "正常", SUSPENDED: "已暂停"}
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class CertFigures:
     settlements: int
     """Settlements less reversals."""
     medfee_sumamt: Fen
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class CertRow:
     """Settlements made with one certificate type, today and in the month so far."""
 
@@ -826,7 +826,7 @@ class CertRow:
     month: CertFigures
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class CodeReads:
     """Voucher codes read at counters for one business type (用码业务类型)."""
 
@@ -836,7 +836,7 @@ class CodeReads:
     total: int
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Adoption:
     """One institution's settlements of the month and how many were made with the voucher."""
 
@@ -856,7 +856,7 @@ class Adoption:
         return self.by_voucher / self.settlements if self.settlements > 0 else 0.0
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class VoucherFigures:
     """The bureau's view of the electronic voucher: activation, use, and settlements by certificate."""
 
@@ -940,7 +940,7 @@ def voucher_figures(store: DashboardStore, now: datetime, region: str = "") -> V
     )
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class VoucherUseView:
     used_at: datetime
     """Local time."""
@@ -950,7 +950,7 @@ class VoucherUseView:
     business_label: str
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class PersonVoucher:
     """A person's voucher as the console shows it (the device id is the person's phone's, not personal data
     the console masks)."""
@@ -1006,7 +1006,7 @@ REGION_NAMES = {"440100": "广州市", "310118": "上海市青浦区", "320509":
 """Names of the example regions, for pairs whose other region this node's region table does not hold."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class PairFigures:
     settlements: int
     """Settlements less reversals."""
@@ -1023,7 +1023,7 @@ class PairFigures:
 NO_PAIR = PairFigures(0, 0, 0, 0)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class RegionPair:
     """Cross-region settlements between a region of this node and another, today and in the month so far."""
 
@@ -1037,7 +1037,7 @@ class RegionPair:
     month: PairFigures
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ClearingBalance:
     """The balance of a ``clearing:<admdvs>`` account: what that region owes this node or is owed by it."""
 
@@ -1057,7 +1057,7 @@ class ClearingBalance:
         return max(self.credits - self.debits, 0)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class CrossRegionFigures:
     """The bureau's view of cross-region settlement (异地就医直接结算): settlements per region pair and
     the amounts awaiting clearing."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import zipfile
-from dataclasses import dataclass
 from datetime import timedelta
 
 from yibao.app.access import caller
@@ -14,6 +13,7 @@ from yibao.app.ports import Store
 from yibao.app.records import Context
 from yibao.domain.catalog import CatalogItem
 from yibao.domain.codes import ListType
+from yibao.domain.frozen import frozen
 
 KEEP = timedelta(days=1)
 MAX_UPLOAD = 20 * 2**20
@@ -35,7 +35,7 @@ ITEM_COLUMNS = ("med_list_codg", "med_list_name", "list_type", "chrgitm_lv", "se
                 "lmt_used_flag", "indication", "begndate", "enddate", "ver")  # fmt: skip
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class FileContent:
     """A file answer (9102): sent as bytes, not as an envelope."""
 

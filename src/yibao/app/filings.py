@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Protocol
 
@@ -31,6 +31,7 @@ from yibao.domain.filings import (
     temporary_end,
     visit_flags,
 )
+from yibao.domain.frozen import frozen
 
 if TYPE_CHECKING:
     from yibao.app.ports import Store
@@ -115,7 +116,7 @@ def _period(filing_type: FilingType, begndate: date, enddate: date | None, node:
     return temporary_end(begndate, enddate)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ReferralIn:
     """2501 refmedin (转院备案), national field names."""
 
@@ -141,7 +142,7 @@ class ReferralIn:
     addr: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ReferralCancel:
     """2502 data (转院备案撤销)."""
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, fields, replace
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any, Protocol
@@ -33,6 +33,7 @@ from yibao.domain.claim import Amounts, Claim, FeeLine, Person, Visit
 from yibao.domain.codes import FundPayType, PsnInsuStas
 from yibao.domain.errors import DomainError, PolicyError
 from yibao.domain.filings import EMERGENCY_MED_TYPES
+from yibao.domain.frozen import frozen
 from yibao.domain.manual_claims import (
     ABROAD_FLAG,
     MANUAL_FLAG,
@@ -54,7 +55,7 @@ MAX_LINES = 2000
 AMOUNT_FIELDS = ("medfee_sumamt", "fulamt_ownpay_amt", "overlmt_selfpay", "preselfpay_amt", "inscp_scp_amt")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class BillLine:
     """One line of the bill, as the clerk enters it (yuan)."""
 
@@ -66,7 +67,7 @@ class BillLine:
     name: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ManualClaimIn:
     request_id: str
     """The caller's id of the request (the application's): the same request is settled once."""
@@ -90,7 +91,7 @@ class ManualClaimIn:
     """零星报销原因: why it was not settled at the counter."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ManualClaim:
     """A stored manual claim (or its reversal, with ``revs_claim_id`` set and opposite amounts)."""
 
@@ -128,7 +129,7 @@ class ManualClaim:
         return self.amounts["fund_pay_sumamt"] + self.amounts["acct_pay"]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ManualClaimResult:
     claim: ManualClaim
     funds: list[FundRowRecord]

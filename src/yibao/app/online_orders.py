@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from yibao.domain.frozen import frozen
 from yibao.domain.money import Fen
 
 AWAITING, PAID, REFUNDED, CANCELLED = "1", "2", "3", "4"
 STATUS_NAMES = {AWAITING: "待支付", PAID: "已支付", REFUNDED: "已退费", CANCELLED: "已撤销"}
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class OrderRecord:
     pay_ord_id: str
     fixmedins_code: str

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Protocol
 
@@ -40,6 +39,7 @@ from yibao.app.transfers import TransferStore
 from yibao.app.voucher import VoucherStore
 from yibao.domain.catalog import Catalog
 from yibao.domain.classification import LineResult
+from yibao.domain.frozen import frozen
 from yibao.domain.ledger import LedgerFacts, Transfer
 from yibao.domain.money import Fen
 from yibao.domain.policy import Policy
@@ -47,7 +47,7 @@ from yibao.domain.reference import ReferenceEntry
 from yibao.domain.supervision.rules import RuleLibrary
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ReadAhead:
     """The rows a use case is about to read, by key. A store may fetch them together (PostgreSQL: in
     one round trip) and serve the next read of each from what it fetched; a write drops them."""
@@ -73,7 +73,7 @@ class ReadAhead:
     wait for the ids their insert would return"""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Totals:
     medfee_sumamt: Fen
     fund_pay_sumamt: Fen
@@ -81,7 +81,7 @@ class Totals:
     count: int
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ReferenceQuery:
     """Which rows of a reference list (1303, 1304, 1307–1317) to read; empty fields do not filter."""
 
@@ -103,7 +103,7 @@ class ReferenceQuery:
     """Rows whose begndate..enddate holds this date."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class PastVisit:
     """A visit of a person's recent history, with what the cross-visit rules read (docs/supervision.md)."""
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from yibao.domain.codes import FundPayType
+from yibao.domain.frozen import frozen
 from yibao.domain.money import Fen, fen_to_yuan
 
 if TYPE_CHECKING:
@@ -29,7 +29,7 @@ def local_date(utc: datetime) -> date:
     return local_time(utc).date()
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Context:
     """Who is calling and when: the envelope's facts that every use case needs."""
 
@@ -53,7 +53,7 @@ class Context:
     attempts, by hub msgid: (what was asked, the answer) — yibao.app.cross_region.ask_hub."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class InstitutionRecord:
     fixmedins_code: str
     fixmedins_name: str
@@ -69,7 +69,7 @@ class InstitutionRecord:
         return self.fixmedins_type == "2"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class PersonRecord:
     psn_no: str
     psn_cert_type: str
@@ -82,7 +82,7 @@ class PersonRecord:
     card_sn: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class InsuranceRecord:
     psn_no: str
     insutype: str
@@ -96,7 +96,7 @@ class InsuranceRecord:
     contrib_months: int
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class IdentityRecord:
     psn_no: str
     psn_idet_type: str
@@ -108,7 +108,7 @@ class IdentityRecord:
         return self.begntime <= day and (self.endtime is None or day <= self.endtime)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class VisitRecord:
     mdtrt_id: str
     psn_no: str
@@ -135,7 +135,7 @@ class VisitRecord:
     flags: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class FeeLineRecord:
     mdtrt_id: str
     feedetl_sn: str
@@ -154,7 +154,7 @@ class FeeLineRecord:
     """The stored row (None before it is stored): a cancelled line's number may be used again, its row not."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class SettlementRow:
     """A stored settlement (or reversal, with revs_setl_id set and opposite amounts)."""
 
@@ -182,7 +182,7 @@ class SettlementRow:
     """"" local; "T" treated here, insured elsewhere; "I" insured here, treated elsewhere (docs/cross-region.md)."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class FundRowRecord:
     setl_id: str
     fund_pay_type: str
@@ -203,7 +203,7 @@ class FundRowRecord:
         }
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class SignInRecord:
     """A device's sign-in (9001): valid for its institution until signed out (9002) or a day has passed."""
 
@@ -214,7 +214,7 @@ class SignInRecord:
     signout_time: datetime | None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class LoggedMessage:
     infno: str
     body_hash: str
@@ -222,7 +222,7 @@ class LoggedMessage:
     ref: str | None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class SettledLine:
     """A settled fee line with where it was settled (5205)."""
 
@@ -237,7 +237,7 @@ class SettledLine:
     setl_id: str
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class StoredFinding:
     """A rule that fired, as ``supervision_finding`` keeps it (docs/supervision.md)."""
 

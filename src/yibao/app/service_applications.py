@@ -14,7 +14,7 @@ Every submission and decision is written to the audit log in its transaction.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -30,6 +30,7 @@ from yibao.app.service_materials import fill, prefill
 from yibao.app.service_records import Application, ServiceAction, Task
 from yibao.app.transfers import Hub
 from yibao.domain.errors import DomainError
+from yibao.domain.frozen import frozen
 from yibao.domain.services import (
     CANCELLED,
     CHECK,
@@ -65,7 +66,7 @@ SYSTEM = "即时办结"
 """The actor of what the platform does by itself (an instant item's approval)."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Prepared:
     """What the form of an item shows before it is filled: the person, and the materials the platform holds."""
 

@@ -6,7 +6,6 @@ handled online, trips per finished application, and what is overdue.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING
@@ -15,6 +14,7 @@ from yibao.app.accounts import covers
 from yibao.app.records import local_date
 from yibao.app.service_reading import INBOX_LIMIT, clock
 from yibao.app.service_records import Application, ApplicationQuery
+from yibao.domain.frozen import frozen
 from yibao.domain.services import FINISHED, ONLINE, REFUSED, RETURNED, STATUS_LABELS, Timing, timing
 
 if TYPE_CHECKING:
@@ -25,7 +25,7 @@ BOARD_LIMIT = 50_000
 """Applications the board reads for its clock figures (the newest first)."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ItemFigures:
     item_code: str
     item_name: str
@@ -44,7 +44,7 @@ class ItemFigures:
     """Open and past the due date."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Board:
     total: int
     by_status: dict[str, int]

@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
@@ -14,6 +13,7 @@ from yibao.app.audit import record
 from yibao.app.records import local_date
 from yibao.app.service_access import audit_entry, may_act, visible
 from yibao.app.service_records import Application, ApplicationQuery, ServiceAction, Task
+from yibao.domain.frozen import frozen
 from yibao.domain.services import RETURNED, Calendar, Timing, against, timing
 
 if TYPE_CHECKING:
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 INBOX_LIMIT = 500
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class TaskView:
     task: Task
     timing: Timing | None
@@ -31,7 +31,7 @@ class TaskView:
     may_act: bool
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ApplicationFile:
     application: Application
     tasks: list[TaskView]
@@ -61,7 +61,7 @@ def application_file(store: Store, application_id: str, who: Principal, now: dat
     return ApplicationFile(application, views, clock(cal, application, today))
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class InboxRow:
     task: Task
     application: Application

@@ -10,11 +10,12 @@ changes nothing in it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Protocol
 
+from yibao.domain.frozen import frozen
 from yibao.domain.services import (
     DEPARTMENTS,
     FINISHED,
@@ -41,7 +42,7 @@ class ServiceAction(StrEnum):
     ADOPT = "service.adopt"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Application:
     application_id: str
     item: ServiceItem
@@ -86,7 +87,7 @@ class Application:
         return self.status not in (FINISHED, REFUSED, RETURNED)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Task:
     """One step's work for one party (the handling office "", a region, a department); also the
     history: a (re)submission is a closed submit task, a finished application a closed done task."""
@@ -117,7 +118,7 @@ class Task:
         return OUTCOME_LABELS.get(self.outcome, self.outcome)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class RegionItem:
     """An item of a region's adopted list."""
 
@@ -129,7 +130,7 @@ class RegionItem:
     adopted_by: str
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ApplicationQuery:
     """Which applications; empty fields do not filter."""
 
@@ -141,7 +142,7 @@ class ApplicationQuery:
     limit: int = 200
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ClockRow:
     """What the board's clock figures need of one application."""
 
@@ -154,7 +155,7 @@ class ClockRow:
     finished_at: datetime | None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class StatusCount:
     item_code: str
     item_name: str

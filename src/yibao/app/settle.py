@@ -9,7 +9,7 @@ exact opposite; nothing is updated in place except the fee lines' link to the se
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from datetime import date
 
 from yibao.app import supervision
@@ -34,6 +34,7 @@ from yibao.domain.catalog import Catalog
 from yibao.domain.claim import Amounts, Claim, FeeLine, Person, Visit, age_on
 from yibao.domain.codes import ClrType, FundPayType
 from yibao.domain.errors import PolicyError
+from yibao.domain.frozen import frozen
 from yibao.domain.ledger import clearing_account, reversal_of, settlement_posting
 from yibao.domain.money import Fen, fen_to_yuan, yuan_to_fen
 from yibao.domain.policy import Policy, select_policy
@@ -43,7 +44,7 @@ CLR_TYPE = {"outpatient": ClrType.OUTPATIENT, "inpatient": ClrType.INPATIENT, "p
 ACCOUNT = FundPayType.EMPLOYEE_ACCOUNT
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Computed:
     visit: VisitRecord
     person: PersonRecord

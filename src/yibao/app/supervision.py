@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -23,6 +23,7 @@ from yibao.app.recent import RecentAnswers
 from yibao.app.records import Context, FeeLineRecord, PersonRecord, StoredFinding, VisitRecord, local_date
 from yibao.domain.catalog import Catalog
 from yibao.domain.claim import age_on
+from yibao.domain.frozen import frozen
 from yibao.domain.money import fen_to_yuan, round_fen, yuan_to_fen
 from yibao.domain.supervision.encounter import Encounter, Line
 from yibao.domain.supervision.engine import review
@@ -48,7 +49,7 @@ def mode() -> str:
 # ------------------------------------------------------------------------------------------ the input
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class DiagnoseIn:
     """fsi_diagnose_dtos."""
 
@@ -60,7 +61,7 @@ class DiagnoseIn:
     dias_srt_no: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class OrderIn:
     """fsi_order_dtos: one prescription (医嘱) line."""
 
@@ -78,7 +79,7 @@ class OrderIn:
     drord_dr_codg: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class EncounterIn:
     """fsi_encounter_dtos: one visit (就诊)."""
 
@@ -101,7 +102,7 @@ class EncounterIn:
     fsi_operation_dtos: tuple[dict[str, Any], ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class PatientIn:
     """patient_dtos: the insured person (patn_id is the psn_no) and their visits."""
 
@@ -114,7 +115,7 @@ class PatientIn:
     curr_mdtrt_id: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class AnalyzeIn:
     """3101/3102 data."""
 
@@ -355,7 +356,7 @@ def _stored(
 # ------------------------------------------------------------------------------------------ at settlement
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class SettlementCheck:
     """The ``during`` rules that need no history, on the lines a settlement pays."""
 

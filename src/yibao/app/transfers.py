@@ -38,6 +38,7 @@ from yibao.app.errors import NotFound, Refused
 from yibao.app.records import IdentityRecord, InsuranceRecord, PersonRecord, local_date
 from yibao.domain.codes import PsnInsuStas
 from yibao.domain.errors import DomainError
+from yibao.domain.frozen import frozen
 from yibao.domain.money import fen_to_yuan
 from yibao.domain.transfers import MAX_GAP, Span, carry, transfer_in_posting, transfer_out_posting
 
@@ -51,7 +52,7 @@ IN_OP = "transfer_in"
 """The node op the region left's node sends to the new region's with its side done."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class TransferIn:
     """A person's application, where they arrive, to bring their insurance from ``from_admdvs``."""
 
@@ -69,7 +70,7 @@ class TransferIn:
     """人员类别 here ("" keeps the region left's)."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class InsuranceTransfer:
     """One side of a transfer, as stored: ``out`` where the person left, ``in`` where they arrived."""
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
@@ -24,6 +23,7 @@ from yibao.app.commands import QrCodeRead
 from yibao.app.errors import NotFound, Refused
 from yibao.app.privacy import mask_certno
 from yibao.app.records import Context, PersonRecord
+from yibao.domain.frozen import frozen
 
 if TYPE_CHECKING:
     from yibao.app.ports import Store
@@ -80,7 +80,7 @@ class BadCode(Exception):
         self.reason = reason
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class CodeClaims:
     ec_index_no: str
     key_id: int
@@ -90,7 +90,7 @@ class CodeClaims:
     """UTC"""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class IssuedCode:
     text: str
     expires: datetime
@@ -114,7 +114,7 @@ class CodeAuthority(CodeIssuer, CodeVerifier, Protocol):
 # ---------------------------------------------------------------- records and the store
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class VoucherRecord:
     ec_index_no: str
     psn_no: str
@@ -124,7 +124,7 @@ class VoucherRecord:
     updated_at: datetime
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ActivationRecord:
     psn_no: str
     code_hash: str
@@ -133,7 +133,7 @@ class ActivationRecord:
     tries: int
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class VoucherUse:
     """One code read at a counter, and the ecToken it gave."""
 

@@ -10,7 +10,7 @@ history of its uses, and a fresh code while it is active.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
@@ -19,6 +19,7 @@ from yibao.app.accounts import FAILURES_ALLOWED, LOCKOUT, PORTAL, Principal, ope
 from yibao.app.audit import Action, AuditEntry, record
 from yibao.app.errors import Refused
 from yibao.app.records import local_time
+from yibao.domain.frozen import frozen
 
 if TYPE_CHECKING:
     from yibao.app.ports import Store
@@ -38,7 +39,7 @@ def code_message(code: str) -> str:
     return f"【医保电子凭证】验证码 {code}，{minutes} 分钟内有效，用于激活医保电子凭证。如非本人操作，请忽略本短信。"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class CodeToSend:
     psn_no: str
     text: str
@@ -88,7 +89,7 @@ def confirm(store: Store, *, certno: str, code: str, now: datetime, ip: str) -> 
 # ---------------------------------------------------------------- the voucher page
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class UseView:
     at: datetime
     """Local time (Asia/Shanghai)."""
@@ -97,7 +98,7 @@ class UseView:
     business_name: str
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class VoucherView:
     status: str
     """none (not activated), active or suspended."""

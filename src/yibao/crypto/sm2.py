@@ -15,10 +15,11 @@ Formats, the same for every backend:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Protocol
 
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
+
+from yibao.domain.frozen import frozen
 
 DEFAULT_USER_ID = b"1234567812345678"
 P = 0xFFFFFFFE_FFFFFFFF_FFFFFFFF_FFFFFFFF_FFFFFFFF_00000000_FFFFFFFF_FFFFFFFF
@@ -35,7 +36,7 @@ class BadKey(ValueError):
     """Not an SM2 private key (a scalar in 1..n−2) or public key (an uncompressed point on the curve)."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class KeyPair:
     private: bytes
     """32 bytes"""

@@ -10,17 +10,18 @@ matching prefix wins.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import date
 from decimal import Decimal
 from typing import TypeVar
 
 from yibao.domain.codes import ChrgitmLv, ListType
+from yibao.domain.frozen import frozen
 
 T = TypeVar("T")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Restrictions:
     """限定支付范围: a line outside these limits is paid fully by the patient (全自费)."""
 
@@ -47,7 +48,7 @@ class Restrictions:
     """限工伤/限生育: the insurance types covering the item ("510" 生育保险, "work_injury" 工伤); empty means all."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class CatalogItem:
     """One item of the catalogue: med_list_codg with its class, share paid up front and price cap."""
 
@@ -83,7 +84,7 @@ def _regional(by_admdvs: Mapping[str, T], admdvs: str, default: T) -> T:
     return by_admdvs[best] if best else default
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Catalog:
     """The catalogue of one place of treatment (就医地目录), one version."""
 

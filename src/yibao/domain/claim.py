@@ -7,11 +7,12 @@ calculator turns them into fen once, at its door.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import date
 from decimal import Decimal
 
 from yibao.domain.errors import ClaimError
+from yibao.domain.frozen import frozen
 
 
 def age_on(brdy: date, day: date) -> int:
@@ -19,7 +20,7 @@ def age_on(brdy: date, day: date) -> int:
     return day.year - brdy.year - ((day.month, day.day) < (brdy.month, brdy.day))
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Person:
     """The insured person as 1101 knows them, with what policy rules look at."""
 
@@ -47,7 +48,7 @@ class Person:
         return self.age
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Visit:
     """The facts of one visit or stay that the rules depend on."""
 
@@ -69,7 +70,7 @@ class Visit:
     acct_used_flag: bool = True
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class FeeLine:
     """One uploaded fee line (2204/2301 feedetail)."""
 
@@ -81,7 +82,7 @@ class FeeLine:
     """Line total in yuan; pric × cnt when absent."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Amounts:
     """Amounts already classified by the institution or a published example (yuan).
 
@@ -95,7 +96,7 @@ class Amounts:
     inscp_scp_amt: Decimal | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Claim:
     person: Person
     visit: Visit

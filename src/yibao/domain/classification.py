@@ -10,7 +10,6 @@ the 先行自付 share; what remains enters the policy range, where deductibles 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
@@ -18,10 +17,11 @@ from yibao.domain.catalog import CatalogItem
 from yibao.domain.claim import FeeLine
 from yibao.domain.codes import ChrgitmLv
 from yibao.domain.errors import ClaimError
+from yibao.domain.frozen import frozen
 from yibao.domain.money import FEN_PER_YUAN, Fen, apply_ratio, round_fen, yuan_to_fen
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class LineResult:
     """The 2204/2301 answer for one line; amounts in fen."""
 
@@ -40,7 +40,7 @@ class LineResult:
     memo: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class LineContext:
     """What restrictions look at: who, where, when."""
 

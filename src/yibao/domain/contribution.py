@@ -22,12 +22,13 @@ from __future__ import annotations
 
 import calendar
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
 from yibao.domain.codes import FundPayType, Insutype
 from yibao.domain.errors import DomainError
+from yibao.domain.frozen import frozen
 from yibao.domain.ledger import (
     CONTRIBUTION_CASH,
     Code,
@@ -108,7 +109,7 @@ def _in_period(begin: str, end: str, month: str) -> bool:
 # ---------------------------------------------------------------- the rate table
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class WageBase:
     """The average wage (社平工资) a region's contribution bases are bounded by, from ``begin``."""
 
@@ -127,7 +128,7 @@ class WageBase:
         return apply_ratio(self.average, self.ceiling_ratio)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class RateRow:
     """The rates of an insurance type in a region over a period (``end`` "" : open)."""
 
@@ -147,7 +148,7 @@ class RateRow:
     source: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Reduction:
     """A rate reduction and its condition: ``factor`` × the rate or ``points`` off it, for the months
     begin … end, where the pooled fund's months of reserve exceed ``reserve_above`` (None: always)."""
@@ -172,7 +173,7 @@ class Reduction:
         return f"{side}费率降低 {_points(self.value)} 个百分点"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ResidentRate:
     """A year of the residents' scheme: the flat contribution per person, the government's subsidy per
     person, and the enrolment period (集中参保缴费期) in which that year is paid."""
@@ -186,7 +187,7 @@ class ResidentRate:
     source: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class CollectionRules:
     late_fee_daily: Decimal = Decimal("0.0005")
     """滞纳金: 万分之五 a day of the amount unpaid (社会保险法 第八十六条)."""
@@ -197,7 +198,7 @@ class CollectionRules:
     suspend the employees' benefits until paid [illustrative: regions set their own]."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Population:
     """The resident population a region's participation rate is measured against."""
 
@@ -207,7 +208,7 @@ class Population:
     source: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class RateTable:
     version: str
     wages: tuple[WageBase, ...] = ()
@@ -250,7 +251,7 @@ class RateTable:
 # ---------------------------------------------------------------- the rates of a month
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class RateDecision:
     """The rates a month's contributions are assessed at, and why."""
 
@@ -308,7 +309,7 @@ def condition_text(r: Reduction, reserve_months: Decimal | None) -> str:
     return f"累计结余可支付 {reserve_months:.1f} 个月 {sign} {_num(r.reserve_above)} 个月"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Trigger:
     """A reduction against a fund's months of reserve, for the console."""
 
@@ -345,7 +346,7 @@ def clamp_base(wage: Fen, wage_base: WageBase) -> Fen:
     return min(max(wage, wage_base.floor), wage_base.ceiling)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class PersonContribution:
     psn_no: str
     wage: Fen
@@ -377,7 +378,7 @@ DUE, DEFERRED, ARREARS, PAID, PAID_LATE = "due", "deferred", "arrears", "paid", 
 STATUS_LABELS = {DUE: "待缴", DEFERRED: "缓缴", ARREARS: "欠费", PAID: "已缴", PAID_LATE: "补缴（含滞纳金）"}
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class BillState:
     """What decides a month's bill status: its due date, a deferral granted until a day, when it was paid."""
 
@@ -508,7 +509,7 @@ def resident_posting(admdvs: str, individual: Fen, subsidy: Fen) -> list[Transfe
 # ---------------------------------------------------------------- fund indicators
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class MonthFlow:
     """A pooled fund's month, from its ledger account's transfers."""
 
@@ -537,7 +538,7 @@ def month_flow(month: str, by_code: Mapping[str, tuple[Fen, Fen]]) -> MonthFlow:
     return MonthFlow(month, income, spending, to_accounts, other)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class FundMonth:
     month: str
     income: Fen
@@ -603,7 +604,7 @@ def reserve_before(months: Sequence[FundMonth], month: str) -> Decimal | None:
 # ---------------------------------------------------------------- a rate proposal (what-if)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class BilledMonth:
     """An employer's assessed month, as the proposal recomputes it."""
 
@@ -618,7 +619,7 @@ class BilledMonth:
     """What its rates were decided on."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Proposal:
     """New base rates (before reductions) for the region and type; None keeps the table's."""
 
@@ -633,7 +634,7 @@ class Proposal:
                 raise DomainError(name, f"费率须在 0 与 30% 之间：{value}")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class EmployerChange:
     emp_no: str
     emp_name: str
@@ -647,7 +648,7 @@ class EmployerChange:
         return self.after - self.before
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ProposalResult:
     first: str
     last: str

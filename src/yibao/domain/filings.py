@@ -16,12 +16,12 @@ Pure rules: the caller hands in the zones and the person's filings and the dates
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Literal
 
 from yibao.domain.errors import DomainError
+from yibao.domain.frozen import frozen
 
 Kind = Literal["outpatient", "inpatient", "pharmacy"]
 KINDS: tuple[str, ...] = ("outpatient", "inpatient", "pharmacy")
@@ -142,7 +142,7 @@ def temporary_end(begndate: date, enddate: date | None) -> date:
     return shortest if enddate is None or enddate < shortest else enddate
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Zone:
     """A filing-free zone (免备案区域): a group of regions within which no filing is needed.
 
@@ -185,7 +185,7 @@ class Zone:
         return any(area_covers(area, admdvs) for area in self.regions)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Filing:
     """One filing (备案) of an insured person for care in another region, kept by the insured region."""
 

@@ -45,9 +45,10 @@ into ``clearing:hub`` the same way, so the net payment carries them too.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from yibao.domain.errors import DomainError
+from yibao.domain.frozen import frozen
 from yibao.domain.money import Fen
 
 
@@ -110,7 +111,7 @@ def subsidy_account(admdvs: str) -> str:
     return f"subsidy:{admdvs}"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Transfer:
     debit: str
     credit: str
@@ -209,7 +210,7 @@ def credit_balance(debits: Fen, credits: Fen) -> Fen:
     return credits - debits
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class LedgerFacts:
     """What the ledger holds and what the settlements say it should hold, for `check_ledger`."""
 

@@ -13,7 +13,7 @@ Match fits the visit is the one that applies, so specific rows go before general
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import date
 from decimal import Decimal
 from itertools import pairwise
@@ -21,6 +21,7 @@ from typing import Literal, Protocol, TypeVar
 
 from yibao.domain.codes import FundPayType, Insutype
 from yibao.domain.errors import PolicyError
+from yibao.domain.frozen import frozen
 
 ZERO = Decimal(0)
 ONE = Decimal(1)
@@ -64,7 +65,7 @@ class Subject(Protocol):
     def med_type(self) -> str: ...
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Match:
     """Whom and where a row applies to. An empty field matches everything."""
 
@@ -111,7 +112,7 @@ def first_fit(rows: Sequence[R], subject: Subject) -> R | None:
     return next((row for row in rows if row.match.fits(subject)), None)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Segment:
     """A band [lower, upper) of an amount paid at ``ratio``; upper None is open-ended."""
 
@@ -126,7 +127,7 @@ class Segment:
             raise PolicyError("upper", f"{self.upper} 不大于下限 {self.lower}")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class DeductibleRow:
     amount: Decimal
     match: Match = Match()
@@ -139,7 +140,7 @@ class DeductibleRow:
             raise PolicyError("repeat_days", "至少为1天")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Deductible:
     """起付线. ``period`` says what one deductible covers: a visit, an admission or a year."""
 
@@ -159,7 +160,7 @@ class Deductible:
             check_amount("annual_cap", self.annual_cap)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class RatioRow:
     """支付比例: a fixed ratio, an age-linked one (ratio + per_year_of_age × age), or spend bands."""
 
@@ -174,7 +175,7 @@ class RatioRow:
         check_segments("bands", self.bands)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Adjustment:
     """A change of the ratio in points for a visit flag (e.g. −0.15 without referral)."""
 
@@ -186,7 +187,7 @@ class Adjustment:
             raise PolicyError("points", f"{self.points} 应在 -1 与 1 之间")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class FirstSelfpay:
     """先自付: the patient first pays ``share`` of the in-policy amount, then the usual rules (deductible,
     ratio, ceiling) apply to the rest — an alternative to ratio points for cross-region visits
@@ -199,7 +200,7 @@ class FirstSelfpay:
         check_share("share", self.share)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class CeilingRow:
     amount: Decimal
     match: Match = Match()
@@ -208,7 +209,7 @@ class CeilingRow:
         check_amount("amount", self.amount)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Ceiling:
     """封顶线: the most the pooled fund pays under ``key`` in one ``period``.
 
@@ -220,7 +221,7 @@ class Ceiling:
     period: Literal["year", "month", "visit"] = "year"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Benefit:
     """The basic pooled-fund rules for a group of med_type codes (inpatient, outpatient pooling ...)."""
 
@@ -238,7 +239,7 @@ class Benefit:
     """Rows of a share the patient pays first (e.g. by cross-region flag); none fitting: nothing first."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class LayerRow:
     """One schedule of a layer: a yearly threshold, the segments paid above it, a yearly cap."""
 
@@ -261,7 +262,7 @@ class LayerRow:
 LayerField = Literal["hifmi_pay", "hifob_pay", "cvlserv_pay", "maf_pay", "hifes_pay", "oth_pay"]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Layer:
     """A fund paid after the basic pool: 大病保险, 职工大额, 公务员补助, 医疗救助 ...
 
@@ -281,7 +282,7 @@ class Layer:
 AccountCover = Literal["in_policy", "preselfpay", "overlmt", "fulamt"]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class AccountUse:
     """What the personal account (个人账户) may pay when the visit asks it to (acct_used_flag 1)."""
 
@@ -289,7 +290,7 @@ class AccountUse:
     covers: tuple[AccountCover, ...] = ("in_policy", "preselfpay", "overlmt", "fulamt")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Policy:
     """One version of the benefit policy of a pooling region for one insurance type."""
 

@@ -11,11 +11,12 @@ the load that last changed it, so a HIS that holds version V downloads only the 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import date, datetime
 
+from yibao.domain.frozen import frozen
 
-@dataclass(frozen=True, slots=True)
+
+@frozen
 class ReferenceList:
     infno: str
     title: str
@@ -102,7 +103,7 @@ ROW_STATE = ("vali_flag", "updt_time", "ver")
 """What every row carries after its national fields: 有效标志, 更新时间 and the version that last changed it."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ReferenceEntry:
     """One row of a reference list as stored: its identifying parts, its state and all its fields as text."""
 

@@ -19,10 +19,11 @@ instead (调休), as data (``Calendar``). Pure: the caller hands in the dates, n
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import date, timedelta
 
 from yibao.domain.errors import DomainError
+from yibao.domain.frozen import frozen
 
 # ---------------------------------------------------------------- the vocabulary
 
@@ -95,7 +96,7 @@ UNIFIED_LABELS = {
 # ---------------------------------------------------------------- the item
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Material:
     code: str
     name: str
@@ -112,7 +113,7 @@ class Material:
         return SOURCES.get(self.source, "")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class FormField:
     code: str
     name: str
@@ -122,7 +123,7 @@ class FormField:
     """(value, label) for a ``choice``."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Step:
     code: str
     name: str = ""
@@ -136,7 +137,7 @@ class Step:
         return self.name or STEP_LABELS.get(self.code, self.code)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ServiceItem:
     code: str
     name: str
@@ -255,7 +256,7 @@ def check_item(item: ServiceItem, where: str = "item") -> ServiceItem:
     return item
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Catalogue:
     """A versioned list of items (the shipped national base list and the zones' unified lists)."""
 
@@ -285,7 +286,7 @@ def check_catalogue(catalogue: Catalogue) -> Catalogue:
 # ---------------------------------------------------------------- the diff of two regions' lists
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Difference:
     kind: str
     """only_a, only_b or differs."""
@@ -338,7 +339,7 @@ def diff(a: Sequence[ServiceItem], b: Sequence[ServiceItem]) -> list[Difference]
 # ---------------------------------------------------------------- materials
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class MaterialState:
     code: str
     name: str
@@ -400,7 +401,7 @@ def check_form(item: ServiceItem, form: Mapping[str, str]) -> dict[str, str]:
 # ---------------------------------------------------------------- the workflow
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Move:
     """What one outcome does to an application."""
 
@@ -456,7 +457,7 @@ def submitted(item: ServiceItem, form: Mapping[str, str], states: Sequence[Mater
 # ---------------------------------------------------------------- working days
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Calendar:
     """Public holidays and the weekend days worked instead (调休), by year."""
 
@@ -496,7 +497,7 @@ def working_days(cal: Calendar, start: date, end: date) -> int:
     return count
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Timing:
     """An application or a step against its limit."""
 

@@ -18,7 +18,7 @@ medfee_sumamt = fulamt_ownpay_amt + overlmt_selfpay + preselfpay_amt + inscp_scp
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import field, fields
 from decimal import Decimal
 
 from yibao.domain.catalog import Catalog
@@ -26,11 +26,12 @@ from yibao.domain.claim import Claim
 from yibao.domain.classification import LineContext, LineResult, classify_line
 from yibao.domain.codes import FundPayType
 from yibao.domain.errors import ClaimError, PolicyError
+from yibao.domain.frozen import frozen
 from yibao.domain.money import Fen, apply_ratio, fen_to_yuan, round_fen, yuan_to_fen
 from yibao.domain.policy import ONE, ZERO, Benefit, Layer, LayerRow, Policy, Segment, first_fit
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Facts:
     """The facts policy rows match on (see policy.Match)."""
 
@@ -44,7 +45,7 @@ class Facts:
     med_type: str
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class SetlInfo:
     """2207 setlinfo amounts, in fen."""
 
@@ -71,7 +72,7 @@ class SetlInfo:
     acct_mulaid_pay: Fen = 0
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class FundRow:
     """One 2207 setldetail row: what one fund paid and on what."""
 
@@ -83,7 +84,7 @@ class FundRow:
     setl_proc_info: str
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Settlement:
     setlinfo: SetlInfo
     setldetail: tuple[FundRow, ...]
@@ -138,7 +139,7 @@ def line_output(line: LineResult) -> dict[str, object]:
     }
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Classified:
     medfee: Fen
     fulamt: Fen
@@ -317,7 +318,7 @@ def calculate(claim: Claim, policy: Policy, catalog: Catalog) -> Settlement:
     return Settlement(info, tuple(details), c.lines, dict(acc.values), tuple(trace), policy.name, segments)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class BasicShare:
     """How the in-policy amount splits under the basic pooled fund."""
 

@@ -18,10 +18,10 @@ The rule, kept simple and stated (after 《基本医疗保险关系转移接续�
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass
 from datetime import date
 
 from yibao.domain.errors import DomainError
+from yibao.domain.frozen import frozen
 from yibao.domain.ledger import Code, Transfer, personal_account, transfer_account
 from yibao.domain.money import Fen
 
@@ -34,7 +34,7 @@ def month_index(day: date) -> int:
     return day.year * 12 + day.month - 1
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Span:
     """A person's contribution months in one region: how many, and the first and last month they fall in
     (any day of each month). ``months`` may exceed the span's length when it holds months carried in
@@ -51,7 +51,7 @@ class Span:
             raise DomainError("first", f"首次缴费月 {self.first:%Y-%m} 晚于末次缴费月 {self.last:%Y-%m}")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Carried:
     """What a transfer makes of the months (see the module's rule)."""
 

@@ -3,22 +3,22 @@ opening personal-account balances — the shape a legacy system's export is brou
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
 from yibao.app.records import IdentityRecord, InstitutionRecord, InsuranceRecord, PersonRecord
+from yibao.domain.frozen import frozen
 from yibao.files.loader import _strict_adapter, _validate, read_data
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Region:
     admdvs: str
     name: str
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Practitioner:
     prac_code: str
     prac_name: str
@@ -26,7 +26,7 @@ class Practitioner:
     dept_code: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class InsuranceEntry:
     insutype: str
     psn_type: str
@@ -39,7 +39,7 @@ class InsuranceEntry:
     contrib_months: int = 0
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class IdentityEntry:
     psn_idet_type: str
     begntime: date
@@ -47,7 +47,7 @@ class IdentityEntry:
     memo: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class PersonEntry:
     psn_no: str
     psn_cert_type: str
@@ -88,7 +88,7 @@ class PersonEntry:
         return [IdentityRecord(self.psn_no, i.psn_idet_type, i.begntime, i.endtime, i.memo) for i in self.identities]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class InstitutionEntry:
     fixmedins_code: str
     fixmedins_name: str
@@ -103,7 +103,7 @@ class InstitutionEntry:
                                  self.specialty, self.admdvs, self.status)  # fmt: skip
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Registry:
     regions: tuple[Region, ...] = ()
     institutions: tuple[InstitutionEntry, ...] = ()

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import Engine, delete, insert, select
 
+from yibao.domain.frozen import frozen
 from yibao.store import tables as t
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Node:
     node_id: str
     url: str

@@ -42,6 +42,7 @@ from typing import Any, TypeVar, cast
 
 from sqlalchemy import Engine, insert, select
 
+from yibao.domain.frozen import frozen
 from yibao.domain.ledger import Code, opening_account
 from yibao.store import loading, migrate
 from yibao.store import tables as t
@@ -78,7 +79,7 @@ def id_number_valid(certno: str) -> bool:
 # ---------------------------------------------------------------------------------------- the data file
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class District:
     admdvs: str
     name: str
@@ -86,7 +87,7 @@ class District:
     places: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class CatalogueEntry:
     """A catalogue item with how a HIS bills it (price range, counts, where, for which diagnoses)."""
 
@@ -121,7 +122,7 @@ class CatalogueEntry:
     """限生育 "insu=510", 限工伤 "insu=work_injury"."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Diagnosis:
     """An ICD-10 医保版 diagnosis and how often it is seen, for whom, and what a stay for it involves."""
 
@@ -141,7 +142,7 @@ class Diagnosis:
         return (not self.sex or self.sex == gend) and self.age_min <= age <= self.age_max
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class CityData:
     admdvs: str
     name: str
@@ -161,7 +162,7 @@ class CityData:
     short: str = "广州"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class OtherRegion:
     """A pooling region other than the data file's, for the multi-region demo (`yibao demo --regions 3`):
     one district, the same people, catalogue and diagnoses, its own policies from examples/."""
@@ -342,7 +343,7 @@ def catalogue_toml(admdvs: str, version: str) -> str:
 # ---------------------------------------------------------------------------------------- institutions
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Institution:
     fixmedins_code: str
     fixmedins_name: str
@@ -352,7 +353,7 @@ class Institution:
     district: str
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Practitioner:
     prac_code: str
     prac_name: str

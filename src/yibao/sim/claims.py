@@ -36,6 +36,7 @@ import pyarrow.parquet as pq
 
 from yibao.analytics.layout import DIAGNOSES, LINES, VISITS, write_items
 from yibao.domain.catalog import Catalog
+from yibao.domain.frozen import frozen
 from yibao.domain.supervision.rules import RuleLibrary
 from yibao.files.loader import load_catalog
 from yibao.sim.city import (
@@ -79,7 +80,7 @@ ANAESTHESIA = {
 # ---------------------------------------------------------------------------------------- what the rules know
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Knowledge:
     """The parameters of the rule library an honest bill keeps clear of and the fraud injector plants against."""
 

@@ -14,7 +14,6 @@ claims written by ``yibao sim claims`` and compares the findings with ``truth/``
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -23,11 +22,12 @@ import pyarrow.parquet as pq
 
 from yibao.analytics.monitoring import monitor
 from yibao.analytics.post_event import FindingRow, run_rules
+from yibao.domain.frozen import frozen
 from yibao.domain.supervision.rules import RuleLibrary
 from yibao.sim.fraud import CAUGHT_BY
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Score:
     """Precision and recall of a set of predictions against a set of truths."""
 
@@ -74,14 +74,14 @@ def top_k(name: str, keys: Sequence[str], scores: Sequence[float] | np.ndarray, 
     return score(name, [keys[i] for i in order[:k]], truth)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class InstitutionRanking:
     name: str
     at_k: Score
     auc: float
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Evaluation:
     visits: int
     planted_visits: int

@@ -46,6 +46,7 @@ from sqlalchemy import Engine, text
 from yibao.api.fsi.gateway import SM3, Gateway, Signer
 from yibao.app.records import LOCAL
 from yibao.app.voucher import CodeIssuer
+from yibao.domain.frozen import frozen
 from yibao.sim.city import CatalogueEntry, Diagnosis, city_data
 from yibao.sim.fraud import FeeFraud
 from yibao.sim.his import EC_QUERY, HisClient, KeepAlive
@@ -63,7 +64,7 @@ ZERO = Decimal(0)
 # ---------------------------------------------------------------------------------------- who and where
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Patient:
     psn_no: str
     certno: str
@@ -74,14 +75,14 @@ class Patient:
     """A guest's insured region (异地就医): the envelopes of their visit name it (insuplc_admdvs)."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Doctor:
     prac_code: str
     prac_name: str
     dept_code: str
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Site:
     """A designated institution: a hospital (hosp_lv 1–3) or a pharmacy."""
 
@@ -93,7 +94,7 @@ class Site:
     doctors: tuple[Doctor, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Sample:
     """What the simulator knows of the city: a sample of its insured, all its institutions, its catalogue."""
 
@@ -189,7 +190,7 @@ def _sample_persons(engine: Engine, region: str, size: int, seed: int) -> list[P
 # ---------------------------------------------------------------------------------------- bills
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Line:
     code: str
     cnt: int
@@ -748,7 +749,7 @@ class Conversations:
 # ---------------------------------------------------------------------------------------- the run
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Mix:
     """Shares of conversations (Guangzhou's go-live day averaged about 690 yuan a settlement)."""
 

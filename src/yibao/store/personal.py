@@ -36,7 +36,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -47,6 +47,7 @@ from sqlalchemy.engine import URL, make_url
 from yibao.app.records import PersonRecord
 from yibao.crypto import keyfile
 from yibao.crypto.sm import Unsealed, sm4_gcm_open, sm4_gcm_seal
+from yibao.domain.frozen import frozen
 
 ENV = "YIBAO_DATA_KEY_FILE"
 T = TypeVar("T")
@@ -65,7 +66,7 @@ class Tampered(DataKeyError):
     """A stored value does not decrypt: changed, truncated, or moved from another row or column."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class KeyRing:
     keys: dict[int, bytes]
     """SM4 keys (16 bytes) by id."""

@@ -8,7 +8,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import fields, replace
 from datetime import date, datetime
 from decimal import Decimal
 from functools import cache, cached_property
@@ -38,6 +38,7 @@ from yibao.app.records import (
 from yibao.domain.catalog import EMPTY_CATALOG, Catalog
 from yibao.domain.classification import LineResult
 from yibao.domain.codes import FundPayType
+from yibao.domain.frozen import frozen
 from yibao.domain.ledger import (
     Code,
     LedgerFacts,
@@ -1021,7 +1022,7 @@ SETL_LINE = [c.name for c in t.setl_line.columns]
 Rows = Sequence[Sequence[Any]]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Read:
     """One read of the hot path: SELECT ``columns`` FROM ``source``, and how its answer is made from the
     rows (``typed``: as PostgreSQL's driver returns them; else text dates and numbers, as SQLite and

@@ -24,12 +24,12 @@ import binascii
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 from yibao.crypto import keyfile
 from yibao.crypto.sm import Unsealed, sm4_gcm_open, sm4_gcm_seal
 from yibao.crypto.sm2 import BadKey, KeyPair, Sm2Backend, check_public
+from yibao.domain.frozen import frozen
 from yibao.voucher.token import SigningKey
 
 ENV = "YIBAO_VOUCHER_KEY_FILE"
@@ -51,7 +51,7 @@ def _aad(key_id: int, public: bytes) -> bytes:
     return f"voucher-authority/k{key_id}/".encode() + public
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class AuthorityKeys:
     keys: Mapping[int, KeyPair]
     newest: int
@@ -122,7 +122,7 @@ class AuthorityKeys:
 # ---------------------------------------------------------------- where the keys are
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class KeyPlace:
     path: Path
     seal_path: Path | None

@@ -24,9 +24,9 @@ import binascii
 import os
 import struct
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from yibao.crypto.sm2 import SIGNATURE, Sm2Backend
+from yibao.domain.frozen import frozen
 
 VERSION = 1
 CONTEXT = b"yibao/voucher-code/v1\0"
@@ -59,7 +59,7 @@ class Expired(TokenError):
     reason = "expired"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Claims:
     ec_index_no: str
     key_id: int
@@ -68,7 +68,7 @@ class Claims:
     nonce: bytes
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class SigningKey:
     key_id: int
     private: bytes

@@ -13,7 +13,6 @@ import itertools
 import json
 import os
 import re
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -22,6 +21,7 @@ import orjson
 import simplejson
 
 from yibao.app.records import OFFSET, local_time
+from yibao.domain.frozen import frozen
 
 _serial = itertools.count(int.from_bytes(os.urandom(3), "big"))
 INFNO = re.compile(r"^(\d{4})[A-Z]?$")
@@ -34,7 +34,7 @@ class EnvelopeError(ValueError):
         self.reason = reason
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Envelope:
     infno: str
     """As sent, e.g. "2207A"."""

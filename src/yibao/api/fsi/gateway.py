@@ -26,10 +26,10 @@ import re
 import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from yibao.crypto.sm import hmac_sm3
+from yibao.domain.frozen import frozen
 from yibao.nonces import MemoryNonces, Nonces
 
 RIO, SM3 = "rio", "sm3"
@@ -45,7 +45,7 @@ class GatewayError(Exception):
         super().__init__(f"{header}: {reason}")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Caller:
     """Who the gateway let in. ``fixmedins_code``: the one institution this caller may speak for (an
     SM3 key, or a Rio paasid that is an institution's code); None for a regional front-end system."""
@@ -73,7 +73,7 @@ def sm3_headers(key_id: str, secret: str, body: bytes, now: float | None = None)
     return {"x-ca-key": key_id, "x-ca-signature": f"{timestamp}:{signature}"}
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Signer:
     """A client's side: signs each request body in its style (HisClient, the simulator, the bench)."""
 

@@ -12,7 +12,6 @@ import base64
 import binascii
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from yibao.api.fsi.envelope import EnvelopeError
@@ -37,6 +36,7 @@ from yibao.app import (
 )
 from yibao.app.ports import Store
 from yibao.app.records import Context
+from yibao.domain.frozen import frozen
 
 Output = dict[str, object]
 Handler = Callable[[Store, Context, dict[str, Any]], tuple[Output, str | None]]
@@ -46,7 +46,7 @@ MAX_FEE_LINES = 500
 """Fee lines one 2204/2301 upload (or 2101/2102 purchase) may carry; more go in several batches."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Transaction:
     infno: str
     name: str

@@ -6,14 +6,14 @@ the Parquet claims of docs/supervision.md; cross-visit rules also see the person
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
+from yibao.domain.frozen import frozen
 from yibao.domain.money import Fen
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Line:
     feedetl_sn: str
     med_list_codg: str
@@ -26,7 +26,7 @@ class Line:
     """Days of supply (用药天数) of a drug line, 0 when not given."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Encounter:
     mdtrt_id: str
     psn_no: str

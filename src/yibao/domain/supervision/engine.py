@@ -14,12 +14,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from yibao.domain.catalog import Catalog, CatalogItem
+from yibao.domain.frozen import frozen
 from yibao.domain.supervision.encounter import Encounter, Line
 from yibao.domain.supervision.rules import VISIT_LOGICS, Finding, Rule, RuleLibrary
 
@@ -31,7 +31,7 @@ SEX = {"1": "男", "2": "女"}
 MICRO = Decimal(1_000_000)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Visit:
     """A visit being reviewed with what every logic needs looked up once."""
 
@@ -50,7 +50,7 @@ class Visit:
 Logic = Callable[["Compiled", Visit, Sequence[Line]], list[Hit]]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Compiled:
     rule: Rule
     logic: Logic
@@ -405,7 +405,7 @@ def _candidates(rule: Rule, catalog: Catalog) -> frozenset[str] | None:
     return frozenset(code for code, item in catalog.items.items() if rule.looks_at(item.list_type) and wanted(item))
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Plan:
     rules: tuple[Rule, ...]
     catalog: Catalog

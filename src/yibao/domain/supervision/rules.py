@@ -7,10 +7,11 @@ of their meanings is docs/supervision.md.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from yibao.domain.errors import DomainError
+from yibao.domain.frozen import frozen
 
 FAMILIES = ("policy", "management", "medical")
 CATEGORIES = {
@@ -39,7 +40,7 @@ CROSS_VISIT_LOGICS = ("readmission", "outpatient_during_stay", "same_day_repeat"
 """Logics that compare a visit with the person's (or the practitioner's) other visits."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Rule:
     id: str
     name: str
@@ -78,7 +79,7 @@ class Rule:
         return not self.list_types or list_type in self.list_types
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class RuleLibrary:
     """One version of the rule library."""
 
@@ -109,7 +110,7 @@ class RuleLibrary:
         )
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Finding:
     """A rule that fired: on a fee line (feedetl_sn) or on the whole visit (feedetl_sn "")."""
 
