@@ -86,6 +86,20 @@ def test_a_process_keeps_a_bounded_number_of_clear_values(monkeypatch: pytest.Mo
     assert p.open(sealed[0], "certno/0") == "44010619900100000X"  # emptied and filled again: still right
 
 
+def test_a_short_value_sealed_here_opens_without_decrypting_and_an_answer_is_not_kept(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    p = sealer()
+    sealed = p.seal(CERTNO, CONTEXT)
+    answer = p.seal("{" + '"x": 1, ' * 20 + "}", "message_log/H1/m1")
+    monkeypatch.setattr(personal, "sm4_gcm_open", lambda *_: pytest.fail("decrypted again"))
+    assert p.open(sealed, CONTEXT) == CERTNO
+    assert (answer, "message_log/H1/m1") not in p._clear  # answers are opened once, on a replay
+    monkeypatch.undo()
+    with pytest.raises(Tampered):  # what it keeps is the exact text it made: any other still fails
+        p.open(sealed[:-2] + ("AA" if sealed[-2:] != "AA" else "BB"), CONTEXT)
+
+
 def test_another_key_does_not_open_it() -> None:
     sealed = sealer().seal(CERTNO, CONTEXT)
     with pytest.raises(Tampered):

@@ -133,6 +133,8 @@ class KeyRing:
 
 OPENED_KEPT = 4096
 """Clear values a process keeps of what it opened lately (a dict, emptied when full or when the key file changes)."""
+KEPT_WHEN_SEALED = 64
+"""Values this short (numbers, names) are kept as they are sealed; answers sealed for the log are not."""
 
 
 class PersonalData:
@@ -194,7 +196,10 @@ class PersonalData:
         """``value`` encrypted under the newest key, bound to ``context`` (e.g. ``certno/<psn_no>``)."""
         key_id = self.newest
         sealed = sm4_gcm_seal(self.ring.keys[key_id], value.encode(), context.encode())
-        return f"v{key_id}:{base64.b64encode(sealed).decode()}"
+        stored = f"v{key_id}:{base64.b64encode(sealed).decode()}"
+        if len(value) <= KEPT_WHEN_SEALED:  # a visit's certificate number sealed at 2201 is opened at 2204
+            self._keep(stored, context, value)
+        return stored
 
     def open(self, stored: str, context: str) -> str:
         """The clear value of a sealed one; Tampered if it does not decrypt under the key it names."""
@@ -218,10 +223,13 @@ class PersonalData:
             clear = sm4_gcm_open(key, blob, context.encode()).decode()
         except Unsealed:
             raise Tampered(f"{context}: does not decrypt (changed, or not this row's)") from None
+        self._keep(stored, context, clear)
+        return clear
+
+    def _keep(self, stored: str, context: str, clear: str) -> None:
         if len(self._clear) >= OPENED_KEPT:
             self._clear.clear()
         self._clear[(stored, context)] = clear
-        return clear
 
     def key_of(self, stored: str) -> int:
         head = stored.partition(":")[0]
