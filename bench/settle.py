@@ -17,10 +17,10 @@ What it does, by itself and only on 127.0.0.1:
 4. drives complete outpatient visits from --clients processes with threads (--concurrency in
    all): 2201 registration, 2204 upload of --lines fee lines drawn from the catalogue,
    2206 pre-settlement, 2207 settlement. Envelopes are built by the project's HisClient and
-   posted over keep-alive http.client connections (lighter than httpx, so the clients take less
-   of the machine from the server). Each thread has its own slice of the persons, so concurrent
-   settlements never share a person, and its own slice of the msgid serials. Every thread first
-   settles --warmup visits that are not measured;
+   posted over keep-alive connections (yibao.sim.his.KeepAlive: the request written to the socket,
+   the answer read by httptools, so the clients take little of the machine from the server). Each
+   thread has its own slice of the persons, so concurrent settlements never share a person, and its
+   own slice of the msgid serials. Every thread first settles --warmup visits that are not measured;
 5. prints settlements/s, API calls/s, p50/p99 latency per transaction, errors (with the first
    err_msg of each kind), a few consistency checks of the 2207 answers, server CPU per settlement
    (utime + stime of the server process and its workers from /proc, before and after; the clients'
@@ -698,7 +698,7 @@ def client_process(plan: Plan, sync: Sync, threads: list[int], persons: list[Per
     """A HIS client: one process, one thread per settlement in flight, results to the parent."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when we stop
     die_with_parent()
-    unused = httpx.Client()  # HisClient wants one; we only borrow its envelope and post with http.client
+    unused = httpx.Client()  # HisClient wants one; we only borrow its envelope and post through KeepAlive
     his = {h.code: HisClient("", h.code, fixmedins_name=h.name, client=unused) for h in plan.hospitals}
     callers = [Caller(plan, his, Msgids(t, plan.total_threads)) for t in threads]
     sign_in = Tally()  # each hospital signs in (9001) once, as a HIS does at the start of the day

@@ -439,7 +439,7 @@ class Hospitals:
     def __init__(self, base_url: str, gateway: Gateway | None = None) -> None:
         self.base_url = base_url
         self.gateway = gateway
-        self.unused = httpx.Client()  # HisClient wants one; messages go over each thread's http.client connection
+        self.unused = httpx.Client()  # HisClient wants one; messages go over each thread's KeepAlive connection
         self.clients: dict[str, HisClient] = {}
         self.locks: dict[str, threading.Lock] = {}
         self.lock = threading.Lock()
