@@ -24,7 +24,7 @@ _SERIAL = itertools.count(random.randrange(10000))
 class KeepAlive:
     """One keep-alive HTTP/1.1 connection to a server on 127.0.0.1, opened on first use: what the
     simulator's and the benchmarks' client threads post through. A request is written to the socket
-    as it is and the answer read by httptools' parser (the one uvicorn serves with): 27 µs of the
+    as it is and the answer read by httptools' parser (the one uvicorn serves with): 46 µs of the
     client's CPU a request against 197 µs through http.client, whose response and header objects
     are Python, and the clients share the machine with the server they measure. A failed request
     closes it; the next one reconnects.
