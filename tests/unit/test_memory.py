@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -33,3 +34,26 @@ def test_freed_heap_memory_goes_back_to_the_system() -> None:
     done = subprocess.run([sys.executable, "-c", _CHILD], capture_output=True, text=True, check=True)
     freed, released = map(int, done.stdout.split())
     assert freed - released > 50, f"resident memory {freed} MiB after freeing, {released} MiB after the trim"
+
+
+_WORKER = """
+import gc, sys
+from fastapi.testclient import TestClient
+from yibao.api.memory import GC_THRESHOLDS
+from yibao.api.server import create_app
+from yibao.store.database import Database
+from yibao.store.engine import make_engine
+
+before = gc.get_threshold()
+with TestClient(create_app(Database(make_engine(sys.argv[1])))) as client:
+    assert client.get("/healthz").status_code == 200
+    print(before == GC_THRESHOLDS, gc.get_threshold() == GC_THRESHOLDS, gc.get_freeze_count())
+"""
+
+
+def test_a_started_worker_freezes_its_startup_heap_and_collects_less_often(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'y.db'}"
+    done = subprocess.run([sys.executable, "-c", _WORKER, url], capture_output=True, text=True, check=True)
+    before, after, frozen = done.stdout.split()
+    assert (before, after) == ("False", "True")
+    assert int(frozen) > 50_000, "the framework and the interface's models, kept out of collections"
