@@ -7,7 +7,7 @@ free memory, while the memory in use grew by 0.3–0.6 MiB). ``malloc_trim(0)`` 
 back (madvise) wherever they lie; a server worker calls it every YIBAO_MALLOC_TRIM_SECONDS (default 60,
 0 never): 1.4 ms for a heap holding 50 MiB of scattered free blocks, microseconds after that.
 
-The cyclic garbage collector is set for a worker too (``collect_for_a_worker``).
+The cyclic garbage collector is set for a worker too (``collecting_for_a_worker``).
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ import asyncio
 import ctypes
 import gc
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 TRIM_ENV = "YIBAO_MALLOC_TRIM_SECONDS"
 DEFAULT_SECONDS = 60.0
@@ -59,9 +60,18 @@ async def release_periodically(seconds: float) -> None:
         release_free_memory()
 
 
-def collect_for_a_worker() -> None:
-    """Once a server worker has started: what it made to start (the framework, the schema, the
-    interface's models: most of its heap) is kept out of every collection for good, and collections
-    run at GC_THRESHOLDS — so that a full collection no longer walks the whole heap."""
+@contextmanager
+def collecting_for_a_worker() -> Iterator[None]:
+    """For the life of a server worker, once it has started: what it made to start (the framework, the
+    schema, the interface's models: most of its heap) kept out of every collection, so that a full
+    collection no longer walks it, and collections at GC_THRESHOLDS. At its end all is as before: the
+    startup heap is freed at exit like the rest (extension modules such as DuckDB's report what is
+    never freed as leaked), and a test that started a worker in its own process leaves it unchanged."""
+    before = gc.get_threshold()
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
+        gc.unfreeze()

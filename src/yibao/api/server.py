@@ -27,7 +27,7 @@ from yibao.api.ec import CodeQuery
 from yibao.api.fsi.dispatch import Dispatcher, utcnow
 from yibao.api.fsi.gateway import Caller, Gateway, GatewayError
 from yibao.api.fsi.transactions import PATHS, TRANSACTIONS
-from yibao.api.memory import collect_for_a_worker, release_periodically, trim_interval
+from yibao.api.memory import collecting_for_a_worker, release_periodically, trim_interval
 from yibao.api.node import NodeCalls
 from yibao.app.files import FileContent
 from yibao.app.voucher import REFUSALS
@@ -81,8 +81,8 @@ def create_app(db: Database | None = None, gateway: Gateway | None = None) -> Na
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         trimming = asyncio.create_task(release_periodically(trim_interval()))
-        collect_for_a_worker()
-        yield
+        with collecting_for_a_worker():
+            yield
         trimming.cancel()
         database.dispose()
 
