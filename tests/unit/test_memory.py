@@ -1,4 +1,4 @@
-"""A server worker hands freed heap memory back to the system (yibao.api.memory)."""
+"""A server worker hands freed heap memory back to the system and sets its garbage collector (yibao.api.memory)."""
 
 from __future__ import annotations
 
