@@ -65,6 +65,7 @@ def run(
             pg.send_query_params(b"COMMIT", None)
             expected.append(("", b""))
         pg.pipeline_sync()
+        _send_all(pg)
         results = _results(pg)
         pg.exit_pipeline_mode()
     except BaseException:
@@ -90,6 +91,16 @@ def run(
 
 def in_transaction(driver: Any) -> bool:
     return bool(driver.pgconn.transaction_status != pq.TransactionStatus.IDLE)
+
+
+def _send_all(pg: Any) -> None:
+    """The pipeline sent whole. psycopg's connections do not block, and libpq keeps what the socket
+    did not take: a pipeline larger than the socket's buffer (a few MB over TCP, less over a Unix
+    socket) would otherwise wait for answers to statements the server never got."""
+    while pg.flush():
+        readable, _, _ = select.select([pg.socket], [pg.socket], [])
+        if readable:
+            pg.consume_input()  # the answers so far, so that the server is not stuck writing them
 
 
 def _results(pg: Any) -> list[Any]:
