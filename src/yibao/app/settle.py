@@ -324,7 +324,7 @@ def reverse(store: Store, ctx: Context, cmd: Reverse, kinds: tuple[str, ...]) ->
     deltas = {key: -delta for key, delta in store.counter_deltas_of(original.setl_id).items()}
     store.insert_settlement(row, details, (), deltas)
     store.post(setl_id, reversal_of(store.transfers_of(original.setl_id)), ctx.now)
-    store.unmark_lines(original.setl_id)
+    store.unmark_lines(original.mdtrt_id, original.setl_id)
     person = store.person(original.psn_no)
     assert person is not None
     output = stored_output(store, row, person)

@@ -198,7 +198,7 @@ class SqlDashboard:
         return [FundRowRecord(**r._mapping) for r in rows]
 
     def settlement_lines(self, setl_id: str, catalog_admdvs: str) -> list[LineRecord]:
-        line, fee, item = t.setl_line.c, t.fee_line.c, t.catalog_item.c
+        line, fee, item, setl = t.setl_line.c, t.fee_line.c, t.catalog_item.c, t.settlement.c
         q = (
             select(
                 line.feedetl_sn,
@@ -217,9 +217,12 @@ class SqlDashboard:
                 line.memo,
             )
             .select_from(
-                t.setl_line.outerjoin(
-                    t.fee_line, and_(fee.setl_id == line.setl_id, fee.feedetl_sn == line.feedetl_sn)
-                ).outerjoin(
+                t.setl_line.join(t.settlement, setl.setl_id == line.setl_id)
+                .outerjoin(  # the settlement's lines, found by its visit
+                    t.fee_line,
+                    and_(fee.mdtrt_id == setl.mdtrt_id, fee.setl_id == line.setl_id, fee.feedetl_sn == line.feedetl_sn),
+                )
+                .outerjoin(
                     t.catalog_item, and_(item.med_list_codg == line.med_list_codg, item.admdvs == catalog_admdvs)
                 )
             )

@@ -582,8 +582,9 @@ class SqlStore(  # see store.*
         sql = f"UPDATE fee_line SET setl_id = ? WHERE mdtrt_id = ? AND status = 'uploaded' AND feedetl_sn {sns_in}"
         self.write(sql, (setl_id, mdtrt_id, orjson.dumps(list(sns)).decode()))
 
-    def unmark_lines(self, setl_id: str) -> None:
-        self.conn.execute(update(t.fee_line).where(t.fee_line.c.setl_id == setl_id).values(setl_id=None))
+    def unmark_lines(self, mdtrt_id: str, setl_id: str) -> None:
+        f = t.fee_line.c
+        self.conn.execute(update(t.fee_line).where(f.mdtrt_id == mdtrt_id, f.setl_id == setl_id).values(setl_id=None))
 
     def settled_lines_of(
         self, psn_no: str, med_type: str, begin: datetime | None, end: datetime | None
@@ -601,7 +602,7 @@ class SqlStore(  # see store.*
                 f.fee_ocur_time,
                 f.setl_id,
             )
-            .select_from(t.fee_line.join(t.settlement, s.setl_id == f.setl_id))
+            .select_from(t.fee_line.join(t.settlement, and_(s.mdtrt_id == f.mdtrt_id, s.setl_id == f.setl_id)))
             .where(s.psn_no == psn_no, s.med_type == med_type, f.status == "uploaded")
             .order_by(f.fee_ocur_time, f.feedetl_sn)
         )
