@@ -52,17 +52,21 @@ class LineContext:
     med_type: str
 
 
+_ZERO = Decimal(0)
+_FEN_PER_YUAN = Decimal(FEN_PER_YUAN)  # Decimal with Decimal: no int converted at each step
+
+
 def line_total(line: FeeLine, path: str) -> Fen:
     """The line's total in fen: as given (it may differ from price × count by a fen of rounding), or
     price × count. Refuses counts that are not positive, negative prices and totals that disagree."""
-    if line.cnt <= 0:
+    if line.cnt <= _ZERO:
         raise ClaimError(f"{path}.cnt", "数量必须大于0")
-    if line.pric < 0:
+    if line.pric < _ZERO:
         raise ClaimError(f"{path}.pric", "单价不能为负")
-    computed = round_fen(line.pric * line.cnt * FEN_PER_YUAN)
+    computed = round_fen(line.pric * line.cnt * _FEN_PER_YUAN)
     if line.det_item_fee_sumamt is None:
         return computed
-    if line.det_item_fee_sumamt < 0:
+    if line.det_item_fee_sumamt < _ZERO:
         raise ClaimError(f"{path}.det_item_fee_sumamt", "明细项目费用总额不能为负")
     total = yuan_to_fen(line.det_item_fee_sumamt)
     if abs(total - computed) > 1:

@@ -15,6 +15,7 @@ Fen = int
 
 FEN_PER_YUAN = 100
 _ONE = Decimal(1)
+_FEN_PER_YUAN = Decimal(FEN_PER_YUAN)
 
 
 class MoneyError(ValueError):
@@ -23,7 +24,7 @@ class MoneyError(ValueError):
 
 def round_fen(amount_in_fen: Decimal) -> Fen:
     """The single rounding rule: half up to a whole fen (0.01 yuan)."""
-    return int(amount_in_fen.quantize(_ONE, rounding=ROUND_HALF_UP))
+    return int(amount_in_fen.quantize(_ONE, ROUND_HALF_UP))  # positional: a keyword costs 0.4 µs a call
 
 
 def to_decimal(value: object) -> Decimal:
@@ -48,7 +49,9 @@ def to_decimal(value: object) -> Decimal:
 
 def yuan_to_fen(value: object) -> Fen:
     """Yuan (e.g. ``"404.2"`` or ``Decimal("8500")``) to fen; more than two decimals are rounded."""
-    return round_fen(to_decimal(value) * FEN_PER_YUAN)
+    if type(value) is Decimal and value.is_finite():  # the usual case, without to_decimal's checks
+        return round_fen(value * _FEN_PER_YUAN)
+    return round_fen(to_decimal(value) * _FEN_PER_YUAN)
 
 
 def fen_to_yuan(amount: Fen) -> Decimal:
