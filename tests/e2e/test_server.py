@@ -136,9 +136,10 @@ def workers_of(base: str) -> set[int]:
 
 
 def test_workers_replaced_after_max_requests_lose_no_request(tmp_path: Path) -> None:
-    """`--max-requests 20`: each worker leaves after 20-22 answers and the server starts another. One
-    HIS connection sends 120 messages: the worker it was on goes away between two of them, and the
-    client's next message, refused unread, is sent again to the worker that remains."""
+    """`--max-requests 20`: a worker leaves once it has answered 20-22 messages (uvicorn looks every
+    0.1 s, so a fast one answers a few dozen more first) and the server starts another. One HIS
+    connection sends messages until both first workers have gone: the worker it was on goes away
+    between two of them, and the client's next message, refused unread, is sent again to another."""
     with fresh_database("postgresql", tmp_path) as url:
         load_demo(url)
         with running_server(url, tmp_path / "server.log", workers=2, args=("--max-requests", "20")) as base:
@@ -147,14 +148,16 @@ def test_workers_replaced_after_max_requests_lose_no_request(tmp_path: Path) -> 
                 time.sleep(0.1)  # /healthz answers as soon as one of them has started
             assert len(first) == 2
             conn, his = KeepAlive(int(base.rsplit(":", 1)[1])), HisClient(base, "H44010600001")
-            signed = set()
-            for _ in range(120):
+            signed, sent = set(), 0
+            deadline = time.monotonic() + 60
+            while first & workers_of(base) and time.monotonic() < deadline:
                 body = json.dumps(his.envelope("9001", {"signIn": {"opter_no": "001"}})).encode()
                 answer = json.loads(conn.post(body))
                 assert answer["infcode"] == 0, answer
                 signed.add(answer["output"]["signinoutb"]["sign_no"])
-            assert len(signed) == 120
+                sent += 1
             assert not first & workers_of(base), "the first workers still serve"
+            assert len(signed) == sent >= 40  # each message answered once, by one worker or another
     with fresh_database("sqlite", tmp_path) as url:
         run = yibao("serve", "--max-requests", "20", url=url)
         assert run.returncode == 2 and "--max-requests" in run.stderr and "PostgreSQL" in run.stderr
