@@ -8,7 +8,7 @@ update wrote a new version of the line and an entry in every index of the table;
 room left in the page (fill factor 50 on PostgreSQL), PostgreSQL writes the new version beside the old
 one and touches no index (a HOT update), and prunes the old one when it next reads the page. A
 settlement's lines are found by its visit (``mdtrt_id``) and then by its id. Measured in-process on
-PostgreSQL: its CPU a settlement −6 to −8 %; 96 % of the settling updates HOT; the table a third
+PostgreSQL: its CPU a settlement −5 to −8 %; 96 % of the settling updates HOT; the table a third
 larger than before at 1,500 settlements without vacuum (each line's old version is kept either way).
 """
 
