@@ -838,6 +838,10 @@ def report(args: argparse.Namespace, m: Measured, setup_s: float, server_log: st
         print(f"  PostgreSQL CPU  {m.db_cpu / n * 1e3:.2f} ms a settlement ({m.db_cpu:.1f} s: backends of this "
               "database, not counted above)")  # fmt: skip
     print(f"  client CPU      {t.client_cpu / n * 1e3:.2f} ms a settlement ({t.client_cpu:.1f} s, not counted)")
+    # the figure that carries across the box's swings: what every core fully busy would settle at this cost
+    all_told = (m.server_cpu + (m.db_cpu or 0.0) + t.client_cpu) / n
+    print(f"  all told        {all_told * 1e3:.2f} ms a settlement: {cores / all_told:,.0f}/s "
+          f"with {cores} cores fully busy")  # fmt: skip
     busy = m.machine_busy / m.machine_total * 100 if m.machine_total else math.nan
     others = max(0.0, m.machine_busy - m.server_cpu - (m.db_cpu or 0.0) - t.client_cpu) / m.seconds
     print(f"  machine         {busy:.0f}% busy of {cores} cores; everything else on the box took {others:.2f} cores")
