@@ -20,6 +20,7 @@ from typing import Any
 
 from yibao.domain.catalog import Catalog, CatalogItem
 from yibao.domain.frozen import frozen
+from yibao.domain.money import yuan_to_fen
 from yibao.domain.supervision.encounter import Encounter, Line
 from yibao.domain.supervision.rules import VISIT_LOGICS, Finding, Rule, RuleLibrary
 
@@ -29,6 +30,7 @@ Hit = tuple[Line | None, Facts]
 
 SEX = {"1": "男", "2": "女"}
 MICRO = Decimal(1_000_000)
+_ONE = Decimal(1)
 
 
 @frozen
@@ -246,7 +248,7 @@ def _fee_outside_visit(c: Compiled, v: Visit, lines: Sequence[Line]) -> list[Hit
 def _amount_mismatch(c: Compiled, v: Visit, lines: Sequence[Line]) -> list[Hit]:
     out: list[Hit] = []
     for ln in lines:
-        computed = int((ln.pric * ln.cnt * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+        computed = yuan_to_fen(ln.pric * ln.cnt)
         if abs(computed - ln.amount) > 1:
             out.append((ln, _facts(v, ln, limit=_yuan(computed), value=_yuan(ln.amount))))
     return out
@@ -516,7 +518,7 @@ class _Blank(dict[str, Any]):
 
 
 def _micro(value: Decimal) -> int:
-    return int((value * MICRO).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    return int((value * MICRO).quantize(_ONE, ROUND_HALF_UP))
 
 
 def _num(value: Decimal | int) -> str:
