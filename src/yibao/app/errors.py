@@ -11,3 +11,8 @@ class Refused(DomainError):
 
 class NotFound(Refused):
     """The thing a field points at does not exist (or is not the caller's)."""
+
+
+class Busy(Refused):
+    """Another transaction held what this one needed for longer than the platform waits; nothing has
+    been written, and the same message may be sent again."""

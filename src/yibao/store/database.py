@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 
+from psycopg.errors import LockNotAvailable
 from sqlalchemy import Connection, Engine, event
 
+from yibao.app.errors import Busy
 from yibao.store import libpq
 from yibao.store.engine import make_engine
 from yibao.store.nonces import SqlNonces
 from yibao.store.sql import PENDING, ConfigCache, SqlStore
+
+log = logging.getLogger("yibao.store")
+BUSY = "所需数据正被另一笔交易占用，本交易未完成、未记账，请稍后重发本报文"
 
 
 class Database:
@@ -73,11 +79,14 @@ class Database:
             store.flush(commit=True)
             if conn.in_transaction():  # a Core statement began SQLAlchemy's (libpq's COMMIT ended it)
                 conn.commit()
-        except BaseException:
+        except BaseException as exc:
             store.discard()
             with suppress(Exception):
                 conn.rollback()  # SQLAlchemy's, if a Core statement began one
                 store.driver.rollback()  # libpq's BEGIN, unknown to SQLAlchemy
+            if isinstance(exc, LockNotAvailable) or isinstance(getattr(exc, "orig", None), LockNotAvailable):
+                log.warning("a transaction gave up waiting for a lock another one holds: %s", exc)
+                raise Busy("input", BUSY) from exc
             raise
         finally:
             if len(self._kept) < self._keep and _idle(store):
