@@ -52,8 +52,7 @@ class LineContext:
     med_type: str
 
 
-_ZERO = Decimal(0)
-_FEN_PER_YUAN = Decimal(FEN_PER_YUAN)  # Decimal with Decimal: no int converted at each step
+_ZERO = Decimal(0)  # Decimal with Decimal: no int converted at each comparison
 
 
 def line_total(line: FeeLine, path: str) -> Fen:
@@ -63,7 +62,7 @@ def line_total(line: FeeLine, path: str) -> Fen:
         raise ClaimError(f"{path}.cnt", "数量必须大于0")
     if line.pric < _ZERO:
         raise ClaimError(f"{path}.pric", "单价不能为负")
-    computed = round_fen(line.pric * line.cnt * _FEN_PER_YUAN)
+    computed = yuan_to_fen(line.pric * line.cnt)
     if line.det_item_fee_sumamt is None:
         return computed
     if line.det_item_fee_sumamt < _ZERO:
