@@ -283,5 +283,7 @@ class Store(
 
 
 class UnitOfWork(Protocol):
-    def transaction(self, *, write: bool = True) -> AbstractContextManager[Store]:
-        """A Store over one database transaction: committed when the block ends, rolled back on error."""
+    def transaction(self, *, write: bool = True, durable: bool = True) -> AbstractContextManager[Store]:
+        """A Store over one database transaction: committed when the block ends, rolled back on error.
+        Not ``durable``: the commit may return before it is on disk (PostgreSQL's asynchronous commit),
+        for messages that move no money; one that posts to the ledger or settles waits all the same."""

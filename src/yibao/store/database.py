@@ -36,12 +36,12 @@ class Database:
             event.listen(self.engine, "before_execute", _flush_first)
 
     @contextmanager
-    def transaction(self, *, write: bool = True) -> Iterator[SqlStore]:
+    def transaction(self, *, write: bool = True, durable: bool = True) -> Iterator[SqlStore]:
         """Commit on success, roll back on any exception. A reading transaction (``write=False``) does
         not take SQLite's write lock, so queries do not queue behind settlements; on PostgreSQL its
         statements through libpq (the read-ahead) run each on its own, with no BEGIN and COMMIT to wait for."""
         if not self.sqlite:
-            with self._pg_transaction(reading=not write) as store:
+            with self._pg_transaction(reading=not write, durable=durable) as store:
                 yield store
         elif write:
             # SQLite has one writer at a time; threads of this process queue here in order instead of
@@ -63,7 +63,7 @@ class Database:
                 store.discard()
 
     @contextmanager
-    def _pg_transaction(self, *, reading: bool) -> Iterator[SqlStore]:
+    def _pg_transaction(self, *, reading: bool, durable: bool = True) -> Iterator[SqlStore]:
         """PostgreSQL: a connection kept from an earlier transaction, its transaction opened by the first
         statement (libpq's BEGIN, or psycopg's) and committed by the store's last pipeline. Checking a
         connection out of SQLAlchemy's pool, beginning, committing and checking it in again cost 80–150 µs
@@ -73,7 +73,7 @@ class Database:
             conn = self._kept.pop()
         except IndexError:
             conn = self.engine.connect()
-        store = SqlStore(conn, self.cache, reading=reading)
+        store = SqlStore(conn, self.cache, reading=reading, durable=durable)
         try:
             yield store
             store.flush(commit=True)

@@ -132,7 +132,7 @@ class SqlStore(  # see store.*
     SqlServices,
     SqlContributions,
 ):
-    def __init__(self, conn: Connection, cache: ConfigCache, *, reading: bool = False) -> None:
+    def __init__(self, conn: Connection, cache: ConfigCache, *, reading: bool = False, durable: bool = True) -> None:
         self.conn = conn
         self.cache = cache
         self.postgres = conn.dialect.name == "postgresql"
@@ -145,6 +145,9 @@ class SqlStore(  # see store.*
         # rows read ahead (read_ahead), each served once; a write through the driver drops them all
         self._ahead: dict[tuple[str, ...], Any] = {}
         self._pending: list[tuple[str, Sequence[Any]]] = []
+        self.durable = durable
+        """PostgreSQL: the commit waits until the transaction is on disk. Lowered for messages that move
+        no money (a visit, its fee lines); raised again by anything that does (``post``, a settlement)."""
 
     # ---------------------------------------------------------------- the driver, on the hot path
     # SQLAlchemy Core costs several times the driver's CPU for a small statement; the statements a
@@ -197,6 +200,8 @@ class SqlStore(  # see store.*
         pending = self._pending
         self.discard()
         if self.postgres and (pending or (commit and libpq.in_transaction(self.driver))):
+            if commit and not self.durable:
+                pending.append((ASYNC_COMMIT, ()))
             libpq.run(self.driver, self.conn.connection.info, pending, commit=commit)
 
     def insert_rows(self, table: Table, names: Sequence[str], rows: Sequence[Sequence[Any]], tail: str = "") -> Any:
@@ -663,6 +668,7 @@ class SqlStore(  # see store.*
         lines: Sequence[LineResult],
         counter_deltas: dict[tuple[str, str], Fen],
     ) -> None:
+        self.durable = True  # money: its commit waits for the disk, whatever the message asked
         names = [n for n in field_names(SettlementRow) if n != "amounts"]
         values = [getattr(row, n) for n in names]
         names += list(row.amounts)
@@ -774,6 +780,7 @@ class SqlStore(  # see store.*
         """Write a posting: its transfers and the cumulative totals of the accounts they touch."""
         if not transfers:
             return
+        self.durable = True  # money: its commit waits for the disk, whatever the message asked
         moves: dict[str, list[Fen]] = {}
         for x in transfers:
             moves.setdefault(x.debit, [0, 0])[0] += x.amount
@@ -982,6 +989,9 @@ _DIAGNOSIS = tuple(c.name for c in t.diagnosis.c)
 _JSON_INSERT: dict[tuple[str, ...], str] = {}
 PENDING = "yibao.pending_writes"
 """Connection.info key of the store whose writes wait for the next statement."""
+ASYNC_COMMIT = "SELECT set_config('synchronous_commit', 'off', true)"
+"""Sent before the COMMIT of a transaction that is not ``durable``: that commit alone does not wait for
+the WAL's flush (docs/reliability.md, promise 8)."""
 
 
 def logged_answer(personal: PersonalData, fixmedins_code: str, msgid: str, infno: str, stored: str) -> str:

@@ -134,7 +134,7 @@ class Dispatcher:
                 ctx = replace(ctx, hub_answers={})
             for _ in range(HUB_CALLS):
                 try:
-                    with self.db.transaction() as store:
+                    with self.db.transaction(durable=txn.durable) as store:
                         output, ref = txn.handler(store, ctx, env.input)
                         answer = self.answer(output, received)
                         store.log_message(

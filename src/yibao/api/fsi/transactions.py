@@ -45,6 +45,14 @@ Handler = Callable[[Store, Context, dict[str, Any]], tuple[Output, str | None]]
 MAX_FEE_LINES = 500
 """Fee lines one 2204/2301 upload (or 2101/2102 purchase) may carry; more go in several batches."""
 
+VISIT_RECORDS = frozenset(
+    {"2201", "2202", "2203", "2204", "2205", "2301", "2302", "2401", "2402", "2403", "2404", "2405"}
+)
+"""Messages that record a visit or its fee lines and move no money: their commits do not wait for the
+disk. The next commit that does wait (any settlement's) puts them on disk with it, and PostgreSQL
+does so by itself within three times its wal_writer_delay (0.6 s by default); a database crash before
+that loses them whole, never a settlement that depends on them (docs/reliability.md, promise 8)."""
+
 
 @frozen
 class Transaction:
@@ -54,6 +62,11 @@ class Transaction:
     writes: bool
     """Changes something: runs under the write lock, and its answer is logged for retries and 2601."""
     paths: tuple[str, ...] = ()
+
+    @property
+    def durable(self) -> bool:
+        """Its commit waits until it is on disk (all but VISIT_RECORDS)."""
+        return self.infno not in VISIT_RECORDS
 
 
 def simple(use_case: Callable[[Store, Context, Any], Output], node: str, cls: type[Any]) -> Handler:
