@@ -16,6 +16,7 @@ Fen = int
 FEN_PER_YUAN = 100
 _ONE = Decimal(1)
 _FEN_PER_YUAN = Decimal(FEN_PER_YUAN)
+_ZERO_YUAN = Decimal("0.00")
 
 
 class MoneyError(ValueError):
@@ -56,6 +57,8 @@ def yuan_to_fen(value: object) -> Fen:
 
 def fen_to_yuan(amount: Fen) -> Decimal:
     """Fen to yuan with exactly two decimals, as the national interface prints amounts."""
+    if amount == 0:  # most of a line's amounts (over the cap, paid first, outside the catalogue)
+        return _ZERO_YUAN
     return Decimal(amount).scaleb(-2)  # the fen as the coefficient, two places: exact, no rounding
 
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from collections.abc import Callable
 from typing import Any
+
+import orjson
 
 from yibao.api.fsi.envelope import EnvelopeError
 from yibao.api.fsi.parsing import dicts, many, one
@@ -102,7 +103,7 @@ def upload(kind: str) -> Handler:
     def handle(store: Store, ctx: Context, data: dict[str, Any]) -> tuple[Output, str | None]:
         lines = many(data, "feedetail", c.FeeLineIn, most=MAX_FEE_LINES)
         out, stored = visits.upload_fees(store, ctx, lines, kind)
-        return out, json.dumps(stored)
+        return out, orjson.dumps(stored).decode()
 
     return handle
 
