@@ -343,7 +343,7 @@ def personal_for(url: str | URL) -> PersonalData:
     """The PersonalData of a database, one per key file and process (made on a developer's machine)."""
     env = os.environ.get(ENV)
     # by the URL object first: an engine's URL is hashed by rendering it, which every transaction's
-    # first read of a person paid (about 2 % of a settlement's CPU in the dispatcher)
+    # first read of a person paid (8.5 µs a message)
     seen = _BY_ID.get((env, id(url)))
     if seen is not None and seen[0] is url:
         return seen[1]
