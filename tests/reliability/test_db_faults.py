@@ -26,6 +26,7 @@ from tests.reliability.harness import (
     DOCTOR,
     HOSPITAL,
     SYSTEM_ERROR,
+    CrashRun,
     Server,
     Tally,
     consistency_problems,
@@ -196,22 +197,30 @@ def private_postgresql(tmp_path: Path) -> Iterator[tuple[str, Callable[[str], No
         shutil.rmtree(home, ignore_errors=True)
 
 
-def test_postgresql_restarted_under_load(tmp_path: Path) -> None:
-    """The database restarts 4 times (pg_ctl restart -m fast: every connection dropped, a few hundred
-    ms without a database) while 4 clients settle: each message is answered or refused cleanly, sent
-    again, and in the end every settlement exists once and the books are whole."""
+@contextmanager
+def settling_through_restarts(tmp_path: Path, mode: str, seed: int) -> Iterator[tuple[str, CrashRun]]:
+    """4 clients settle on a 2-worker server while a private cluster restarts 4 times in pg_ctl's
+    ``mode``: its URL (up again) and the run, each client through to the end, the faults felt."""
     with private_postgresql(tmp_path) as (url, restart):
         load_demo(url)
         persons, registry = make_persons(24)
         load_persons(url, registry, tmp_path / "persons.json")
         server = Server(url, free_port(), tmp_path / "server.log", workers=2)
-        run = crash_run(server, persons, threads=4, kills=4, uptime=(1.0, 2.0), seed=5,
-                        fault=lambda: restart("fast"), retry_system_errors=True)  # fmt: skip
+        run = crash_run(server, persons, threads=4, kills=4, uptime=(1.0, 2.0), seed=seed,
+                        fault=lambda: restart(mode), retry_system_errors=True)  # fmt: skip
         print(run.figures())
         assert run.errors == [], server.log_tail()
-        assert run.tally.refusals == []  # every -1 was 系统错误 and went through when sent again
-        assert run.tally.system_errors > 0, "no request noticed the restarts"
+        assert run.tally.system_errors > 0, f"no request noticed the restarts ({mode})"
         assert len(run.tally.acknowledged) >= 20
+        yield url, run
+
+
+def test_postgresql_restarted_under_load(tmp_path: Path) -> None:
+    """The database restarts 4 times (pg_ctl restart -m fast: every connection dropped, a few hundred
+    ms without a database) while 4 clients settle: each message is answered or refused cleanly, sent
+    again, and in the end every settlement exists once and the books are whole."""
+    with settling_through_restarts(tmp_path, "fast", seed=5) as (url, run):
+        assert run.tally.refusals == []  # every -1 was 系统错误 and went through when sent again
         problems, _ = consistency_problems(url, run.tally)
         assert problems == [], "\n".join(problems[:30])
 
@@ -227,17 +236,7 @@ def test_postgresql_crashed_under_load(tmp_path: Path) -> None:
     clients settle. Every settlement a client was told of is there; a visit or an upload told of in
     the moment before a crash may be lost, whole, and the client's next message about it is told so
     (docs/reliability.md, promise 8); the books are whole."""
-    with private_postgresql(tmp_path) as (url, restart):
-        load_demo(url)
-        persons, registry = make_persons(24)
-        load_persons(url, registry, tmp_path / "persons.json")
-        server = Server(url, free_port(), tmp_path / "server.log", workers=2)
-        run = crash_run(server, persons, threads=4, kills=4, uptime=(1.0, 2.0), seed=7,
-                        fault=lambda: restart("immediate"), retry_system_errors=True)  # fmt: skip
-        print(run.figures())
-        assert run.errors == [], server.log_tail()
-        assert run.tally.system_errors > 0, "no request noticed the crashes"
-        assert len(run.tally.acknowledged) >= 20
+    with settling_through_restarts(tmp_path, "immediate", seed=7) as (url, run):
         assert [r for r in run.tally.refusals if not any(lost in r for lost in LOST_WHOLE)] == []
         problems, _ = consistency_problems(url, run.tally)
         lost = [p for p in problems if p.endswith("acknowledged to the client does not exist")]

@@ -334,26 +334,22 @@ def key_file_for(url: str | URL) -> tuple[Path, bool]:
 
 
 _RINGS: dict[Path, PersonalData] = {}
-_BY_URL: dict[tuple[str | None, str | URL], PersonalData] = {}
-_BY_ID: dict[tuple[str | None, int], tuple[str | URL, PersonalData]] = {}
+_BY_URL: dict[tuple[str | None, int], tuple[str | URL, PersonalData]] = {}
 _RINGS_LOCK = threading.Lock()
 
 
 def personal_for(url: str | URL) -> PersonalData:
     """The PersonalData of a database, one per key file and process (made on a developer's machine)."""
     env = os.environ.get(ENV)
-    # by the URL object first: an engine's URL is hashed by rendering it, which every transaction's
-    # first read of a person paid (8.5 µs a message)
-    seen = _BY_ID.get((env, id(url)))
+    # by the URL object, not its value: an engine's URL is hashed by rendering it, which every
+    # transaction's first read of a person paid (8.5 µs a message)
+    seen = _BY_URL.get((env, id(url)))
     if seen is not None and seen[0] is url:
         return seen[1]
-    key = (env, url)
-    found = _BY_URL.get(key)
-    if found is None:
-        found = _BY_URL[key] = _personal_at(*key_file_for(url))
-    if len(_BY_ID) >= 256:
-        _BY_ID.clear()
-    _BY_ID[(env, id(url))] = (url, found)
+    found = _personal_at(*key_file_for(url))
+    if len(_BY_URL) >= 256:
+        _BY_URL.clear()
+    _BY_URL[(env, id(url))] = (url, found)  # the URL kept with it: its id is not another's meanwhile
     return found
 
 
@@ -373,7 +369,6 @@ def forget(path: Path | None = None) -> None:
     """Drop the cached key rings (all, or one file's): the next use reads the file again."""
     with _RINGS_LOCK:
         _BY_URL.clear()
-        _BY_ID.clear()
         if path is None:
             _RINGS.clear()
         else:
