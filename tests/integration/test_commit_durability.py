@@ -1,6 +1,6 @@
 """Which commits wait for the disk (PostgreSQL): a visit's registration and fee lines do not, its
-settlement and reversal do, and so does any transaction that moves money, whatever it was opened as
-(docs/reliability.md, promise 8)."""
+settlement and reversal do, and so does any transaction that moves money, whatever it was opened as;
+with YIBAO_DURABLE_VISITS=1 every one does (docs/reliability.md, promise 8)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 
 from tests.databases import demo_database
 from tests.flows import BLOOD_TEST, STATIN, WORKER, line, register, settle_data, upload
+from yibao.api.server import create_app
 from yibao.app.records import LoggedMessage
 from yibao.domain.ledger import Transfer
 from yibao.sim.his import HisClient
@@ -78,3 +80,15 @@ def test_a_transaction_that_moves_money_waits_for_the_disk_whatever_it_was_opene
     with db.transaction() as store:
         store.log_message("H44010600001", "M-DURABLE", LoggedMessage("2201", "h", "{}", None), now)
     assert waited == [False, True, True]
+
+
+def test_an_operator_may_have_every_commit_wait(
+    db: Database, waited: list[bool], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("YIBAO_DURABLE_VISITS", "1")
+    with TestClient(create_app(db)) as http:
+        his = HisClient("", "H44010600001", client=http)
+        his.sign_in()
+        mdtrt_id = register(his, WORKER)
+        upload(his, line("1", mdtrt_id, WORKER, BLOOD_TEST, "1", "50.00"))
+    assert waited == [True, True, True]  # the sign-in, the registration, the upload

@@ -95,7 +95,13 @@ def create_app(db: Database | None = None, gateway: Gateway | None = None) -> Na
     )
     authority = Authority.load()  # the voucher codes' keys: signs for the portal, verifies for ec.query and 1162
     federation = HubFederation.from_env()  # one node of several, if YIBAO_NODE_ID and the rest are set
-    dispatcher = Dispatcher(database, os.environ.get("YIBAO_ADMDVS", "000000"), codes=authority, federation=federation)
+    dispatcher = Dispatcher(
+        database,
+        os.environ.get("YIBAO_ADMDVS", "000000"),
+        codes=authority,
+        federation=federation,
+        durable_visits=os.environ.get("YIBAO_DURABLE_VISITS") == "1",  # docs/reliability.md, promise 8
+    )
 
     app.openapi = lambda: fsi_openapi(app)  # type: ignore[method-assign]
 

@@ -79,6 +79,7 @@ class Dispatcher:
         admdvs: str = "000000",
         codes: CodeVerifier | None = None,
         federation: Federation | None = None,
+        durable_visits: bool = False,
     ) -> None:
         self.db = db
         self.admdvs = admdvs
@@ -87,6 +88,8 @@ class Dispatcher:
         """Verifies voucher codes (1162)."""
         self.federation = federation
         """The other nodes through the hub, when this node is one of several."""
+        self.durable_visits = durable_visits
+        """Every commit waits for the disk, a visit's records too (transactions.VISIT_RECORDS)."""
         self.sign_ins = SignInTrust()
 
     def handle(self, raw: bytes, path_infno: str | None = None, caller: Caller | None = None) -> str | FileContent:
@@ -134,7 +137,7 @@ class Dispatcher:
                 ctx = replace(ctx, hub_answers={})
             for _ in range(HUB_CALLS):
                 try:
-                    with self.db.transaction(durable=txn.durable) as store:
+                    with self.db.transaction(durable=txn.durable or self.durable_visits) as store:
                         output, ref = txn.handler(store, ctx, env.input)
                         answer = self.answer(output, received)
                         store.log_message(
