@@ -63,7 +63,7 @@ class Database:
                 store.discard()
 
     @contextmanager
-    def _pg_transaction(self, *, reading: bool, durable: bool = True) -> Iterator[SqlStore]:
+    def _pg_transaction(self, *, reading: bool, durable: bool) -> Iterator[SqlStore]:
         """PostgreSQL: a connection kept from an earlier transaction, its transaction opened by the first
         statement (libpq's BEGIN, or psycopg's) and committed by the store's last pipeline. Checking a
         connection out of SQLAlchemy's pool, beginning, committing and checking it in again cost 80–150 µs
